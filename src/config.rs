@@ -1,0 +1,92 @@
+//! Every setting is a flag and an environment variable (12-factor); `--help` lists both.
+//! The clap structs are the configuration: tests and `bench` build them the same way.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::domain::Secret;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// SQLite file path (default) or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "switchboard.db")]
+    pub database_url: String,
+
+    /// Most database connections held open at once.
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log filter, e.g. `info` or `info,switchboard=debug` (RUST_LOG overrides it).
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// HS256 signing secret for access tokens, at least 32 bytes. Without it a random
+    /// secret is generated at start-up, so tokens do not survive a restart.
+    #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "SWITCHBOARD_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Blocking-pool threads per worker, for database calls and password hashing
+    /// (default: actix's 512 divided by the worker count).
+    #[arg(long, env = "SWITCHBOARD_BLOCKING_THREADS")]
+    pub blocking_threads: Option<usize>,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "SWITCHBOARD_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u64,
+
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+
+    /// Largest request body accepted, in bytes (larger is 413).
+    #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+impl ServeArgs {
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl.max(1))
+    }
+
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl.max(1))
+    }
+}

@@ -1,0 +1,14 @@
+//! Row structs (what a `SELECT` returns) and insert/update forms, one file per table group.
+//! Queries live in `services/`, next to the rules that decide which rows they touch.
+
+mod orders;
+mod posts;
+mod products;
+mod refresh_tokens;
+mod users;
+
+pub use orders::{NewOrder, NewOrderItem, Order, OrderItem};
+pub use posts::{NewPost, Post, PostChanges};
+pub use products::{NewProduct, Product, ProductChanges};
+pub use refresh_tokens::{NewRefreshToken, RefreshToken};
+pub use users::{NewUser, User, UserChanges};

@@ -1,0 +1,33 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::posts;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = posts)]
+pub struct Post {
+    pub id: i32,
+    pub author_id: i32,
+    pub title: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = posts)]
+pub struct NewPost<'a> {
+    pub author_id: i32,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = posts)]
+pub struct PostChanges<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub updated_at: NaiveDateTime,
+}

@@ -1,0 +1,21 @@
+//! Input turned into types that cannot be invalid. Every constructor takes raw input and
+//! the field name it came from, so errors can point at the offending field.
+
+mod email;
+mod fields;
+pub mod merge_patch;
+mod order_status;
+mod paging;
+mod role;
+mod secret;
+mod sku;
+mod text;
+
+pub use email::Email;
+pub use fields::Fields;
+pub use order_status::OrderStatus;
+pub use paging::{PageRequest, Sort, SortKey};
+pub use role::Role;
+pub use secret::{Password, Secret};
+pub use sku::Sku;
+pub use text::{bounded_text, TextKind};

@@ -1,0 +1,164 @@
+//! Caching and conditional requests (RFC 9110 section 13, RFC 9111).
+//!
+//! The ETag is a hash of the exact JSON bytes sent, so it is strong by construction and
+//! changes whenever the representation does, including when it differs per viewer.
+//! `If-Match` is checked by the service inside its write transaction (see
+//! `services::Precondition`), so nothing can slip in between the check and the write.
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+
+/// Seconds a shared cache may reuse a public representation before revalidating.
+pub const PUBLIC_MAX_AGE: u32 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// The same for everyone: shared caches may keep it briefly.
+    Public,
+    /// Per user: only the user's own cache, and revalidated on every use.
+    Private,
+}
+
+impl CachePolicy {
+    fn header_value(self) -> String {
+        match self {
+            CachePolicy::Public => format!("public, max-age={PUBLIC_MAX_AGE}"),
+            CachePolicy::Private => "private, no-cache".to_owned(),
+        }
+    }
+}
+
+pub fn etag_of_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+pub fn etag_of<T: Serialize>(value: &T) -> Result<String, AppError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(etag_of_bytes(&bytes))
+}
+
+fn header_list(req: &HttpRequest, name: header::HeaderName) -> Option<Vec<String>> {
+    let mut found = false;
+    let mut tags = Vec::new();
+    for value in req.headers().get_all(name) {
+        found = true;
+        if let Ok(text) = value.to_str() {
+            tags.extend(
+                text.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    found.then_some(tags)
+}
+
+fn weak_match(candidates: &[String], etag: &str) -> bool {
+    let strip = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+    candidates
+        .iter()
+        .any(|c| c == "*" || strip(c) == strip(etag))
+}
+
+/// A JSON response carrying an ETag and Cache-Control; answers 304 with no body when the
+/// client's `If-None-Match` already names this representation.
+pub fn cached_json<T: Serialize>(
+    req: &HttpRequest,
+    value: &T,
+    policy: CachePolicy,
+) -> Result<HttpResponse, AppError> {
+    let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
+    let etag = etag_of_bytes(&body);
+    let mut response = match header_list(req, header::IF_NONE_MATCH) {
+        Some(tags)
+            if (req.method() == Method::GET || req.method() == Method::HEAD)
+                && weak_match(&tags, &etag) =>
+        {
+            HttpResponse::NotModified().finish()
+        }
+        _ => HttpResponse::build(StatusCode::OK)
+            .content_type(mime::APPLICATION_JSON)
+            .body(body),
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Ok(v) = header::HeaderValue::from_str(&policy.header_value()) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    if policy == CachePolicy::Private {
+        headers.insert(
+            header::VARY,
+            header::HeaderValue::from_static("Authorization"),
+        );
+    }
+    Ok(response)
+}
+
+/// The `If-Match` test for a write, as a precondition the service runs against the current
+/// row. `view` must build the same representation a GET returns to this client.
+pub fn if_match<E, V, F>(
+    req: &HttpRequest,
+    view: F,
+) -> impl FnOnce(&E) -> Result<(), AppError> + Send + 'static
+where
+    V: Serialize,
+    F: Fn(&E) -> V + Send + 'static,
+{
+    let expected = header_list(req, header::IF_MATCH);
+    move |current: &E| {
+        let Some(candidates) = expected else {
+            return Ok(());
+        };
+        if candidates.iter().any(|c| c == "*") {
+            return Ok(());
+        }
+        let etag = etag_of(&view(current))?;
+        // Strong comparison: a weak validator never matches If-Match.
+        if candidates
+            .iter()
+            .any(|c| !c.starts_with("W/") && *c == etag)
+        {
+            Ok(())
+        } else {
+            Err(AppError::PreconditionFailed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_quoted_and_change_with_content() {
+        let a = etag_of_bytes(b"{\"a\":1}");
+        assert!(a.starts_with('"') && a.ends_with('"'));
+        assert_ne!(a, etag_of_bytes(b"{\"a\":2}"));
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison() {
+        let tag = "\"abc\"".to_owned();
+        assert!(weak_match(&["W/\"abc\"".to_owned()], &tag));
+        assert!(weak_match(&["*".to_owned()], &tag));
+        assert!(!weak_match(&["\"abd\"".to_owned()], &tag));
+    }
+}
+
+/// `201 Created` with `Location`, the new representation and its ETag.
+pub fn created<T: Serialize>(location: String, value: &T) -> Result<HttpResponse, AppError> {
+    let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag_of_bytes(&body)))
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
+}

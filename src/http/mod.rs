@@ -1,0 +1,11 @@
+//! Cross-cutting HTTP: extractors (JSON bodies, bearer auth), conditional requests and
+//! caching, list responses, routing helpers (405/OPTIONS/HEAD), request ids and logging,
+//! and the OpenAPI document.
+
+pub mod auth;
+pub mod conditional;
+pub mod json;
+pub mod listing;
+pub mod openapi;
+pub mod request_context;
+pub mod routing;

@@ -1,0 +1,57 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the schema types
+//! the handlers use, and served at `/api/v1/openapi.json` (Swagger UI at `/docs`).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::rest::{health, v1};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "switchboard REST API",
+        description = "Users, products, posts and orders. Errors are application/problem+json \
+            (RFC 9457). Lists take page, limit and sort and return Link and X-Total-Count \
+            headers. Single resources carry strong ETags; writes honour If-Match.",
+    ),
+    paths(
+        health::healthz, health::readyz,
+        v1::auth::token, v1::auth::revoke,
+        v1::users::register, v1::users::list, v1::users::me, v1::users::get,
+        v1::users::replace, v1::users::patch, v1::users::delete,
+        v1::posts::list, v1::posts::list_by_user, v1::posts::get, v1::posts::create,
+        v1::posts::replace, v1::posts::patch, v1::posts::delete,
+        v1::products::list, v1::products::get, v1::products::create,
+        v1::products::replace, v1::products::patch, v1::products::delete,
+        v1::orders::list, v1::orders::create, v1::orders::get, v1::orders::patch, v1::orders::delete,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "OAuth 2.0 token endpoint and revocation"),
+        (name = "users", description = "Accounts"),
+        (name = "products", description = "The catalogue"),
+        (name = "posts", description = "Posts by users"),
+        (name = "orders", description = "Orders and their life cycle"),
+        (name = "health", description = "Liveness and readiness"),
+    ),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from POST /api/v1/auth/token"))
+                    .build(),
+            ),
+        );
+    }
+}

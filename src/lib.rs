@@ -1,0 +1,15 @@
+//! switchboard: one server showing every way a web backend talks to its clients.
+//!
+//! Requests flow one way: transport (`rest`, later `graphql` and `ws`) → `services` (the
+//! business rules) → `db`. `startup::Application` builds the server for `serve`, the tests
+//! and the benchmarks alike.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod rest;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

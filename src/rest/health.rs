@@ -1,0 +1,43 @@
+//! Probes for orchestrators: `/healthz` says the process serves requests, `/readyz` that it
+//! can also reach its database (503 when not, so a balancer stops sending traffic).
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::AppError;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The database backend, on `/readyz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Health {
+            status: "ok",
+            database: None,
+        })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, body = Health),
+    (status = 503, description = "The database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+    db.ping(Duration::from_secs(2)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Health {
+            status: "ready",
+            database: Some(db.backend().to_string()),
+        }))
+}

@@ -1,0 +1,227 @@
+//! The OAuth 2.0 token endpoint (RFC 6749 sections 4.3 and 6) and token revocation
+//! (RFC 7009). Bodies are form-encoded, as the RFCs require.
+//!
+//! Errors keep both vocabularies: they are problem+json like every other error here, and
+//! also carry RFC 6749's `error` and `error_description` members, so OAuth client libraries
+//! read them as they expect.
+
+use std::collections::HashMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::{problem, AppError, Problem, PROBLEM_JSON};
+use crate::services::auth::{self, GrantError, TokenPair, Tokens};
+
+/// RFC 6749 section 5.2 error, as a problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OAuthProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// `invalid_request`, `invalid_client`, `invalid_grant` or `unsupported_grant_type`.
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+fn no_store(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn oauth_error(code: &'static str, description: impl Into<String>) -> HttpResponse {
+    let description = description.into();
+    let status = if code == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = OAuthProblem {
+        problem: problem(
+            status,
+            &format!("/problems/oauth/{code}"),
+            description.clone(),
+        ),
+        error: code,
+        error_description: description,
+    };
+    let mut response = HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .json(body);
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(r#"Basic realm="switchboard""#),
+        );
+    }
+    no_store(response)
+}
+
+/// Reads a form body; parameters may not repeat (RFC 6749 section 3.2).
+fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, HttpResponse> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
+    if !is_form {
+        return Err(oauth_error(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut params = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        if params.insert(key.to_string(), value.into_owned()).is_some() {
+            return Err(oauth_error(
+                "invalid_request",
+                format!("the parameter {key} appears more than once"),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, HttpResponse> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            oauth_error(
+                "invalid_request",
+                format!("the parameter {name} is required"),
+            )
+        })
+}
+
+/// Exchange a password or a refresh token for tokens.
+///
+/// `grant_type=password` with `username` (the email) and `password`, or
+/// `grant_type=refresh_token` with `refresh_token`. Public clients need no client
+/// authentication; a `client_secret` cannot be verified and is refused.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
+    request_body(content_type = "application/x-www-form-urlencoded", content = TokenRequest),
+    responses(
+        (status = 200, description = "Tokens (never cached)", body = TokenPair),
+        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthProblem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_client", body = OAuthProblem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn token(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    tokens: web::Data<Tokens>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = match form(&req, &body) {
+        Ok(p) => p,
+        Err(response) => return Ok(response),
+    };
+    if params.get("client_secret").is_some_and(|s| !s.is_empty()) {
+        return Ok(oauth_error(
+            "invalid_client",
+            "this server has no confidential clients; omit client_secret",
+        ));
+    }
+    let grant = match required(&params, "grant_type") {
+        Ok(g) => g.to_owned(),
+        Err(response) => return Ok(response),
+    };
+    let tokens = tokens.into_inner();
+    let result = match grant.as_str() {
+        "password" => {
+            let (username, password) =
+                match (required(&params, "username"), required(&params, "password")) {
+                    (Ok(u), Ok(p)) => (u.to_owned(), p.to_owned()),
+                    (Err(r), _) | (_, Err(r)) => return Ok(r),
+                };
+            db.run(move |c| Ok(auth::password_grant(c, &tokens, &username, &password)))
+                .await?
+        }
+        "refresh_token" => {
+            let refresh = match required(&params, "refresh_token") {
+                Ok(r) => r.to_owned(),
+                Err(response) => return Ok(response),
+            };
+            db.run(move |c| Ok(auth::refresh_grant(c, &tokens, &refresh)))
+                .await?
+        }
+        other => {
+            return Ok(oauth_error(
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported; use password or refresh_token"),
+            ))
+        }
+    };
+    match result {
+        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
+        Err(GrantError::InvalidGrant(why)) => Ok(oauth_error("invalid_grant", why)),
+        Err(GrantError::InvalidRequest(why)) => Ok(oauth_error("invalid_request", why)),
+        Err(GrantError::Server(err)) => Err(err),
+    }
+}
+
+/// The form fields of the token request (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    /// `password` or `refresh_token`.
+    grant_type: String,
+    /// The account email, for `password`.
+    username: Option<String>,
+    /// For `password`.
+    password: Option<String>,
+    /// For `refresh_token`.
+    refresh_token: Option<String>,
+}
+
+/// The form fields of the revocation request (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RevokeRequest {
+    /// The refresh token to revoke; its whole session ends.
+    token: String,
+    /// Optional: `refresh_token`.
+    token_type_hint: Option<String>,
+}
+
+/// Revoke a refresh token and its session (RFC 7009). Unknown tokens also get 200.
+#[utoipa::path(post, path = "/api/v1/auth/revoke", tag = "auth",
+    request_body(content_type = "application/x-www-form-urlencoded", content = RevokeRequest),
+    responses(
+        (status = 200, description = "Revoked (or was never valid)"),
+        (status = 400, description = "invalid_request or unsupported_token_type", body = OAuthProblem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let params = match form(&req, &body) {
+        Ok(p) => p,
+        Err(response) => return Ok(response),
+    };
+    let token = match required(&params, "token") {
+        Ok(t) => t.to_owned(),
+        Err(response) => return Ok(response),
+    };
+    if params
+        .get("token_type_hint")
+        .is_some_and(|h| h == "access_token")
+    {
+        return Ok(oauth_error(
+            "unsupported_token_type",
+            "access tokens are short-lived JWTs and cannot be revoked; revoke the refresh token",
+        ));
+    }
+    db.run(move |c| auth::revoke(c, &token)).await?;
+    Ok(no_store(HttpResponse::Ok().finish()))
+}

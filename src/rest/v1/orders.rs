@@ -1,0 +1,196 @@
+//! `/api/v1/orders`: your orders (all of them, for admins). Orders are records: they are
+//! created, move through their statuses with PATCH, and are deleted only by admins.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::Db;
+use crate::domain::OrderStatus;
+use crate::error::AppError;
+use crate::http::auth::AuthUser;
+use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::json::{ApiJson, MergePatch};
+use crate::http::listing::{list_response, PageParams};
+use crate::services::from_json_value;
+use crate::services::orders::{self, OrderDetails, OrderInput};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderItemView {
+    pub product_id: i32,
+    pub quantity: i32,
+    /// The price when the order was placed.
+    pub unit_price_cents: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: i32,
+    pub user_id: i32,
+    pub status: OrderStatus,
+    pub total_cents: i64,
+    pub items: Vec<OrderItemView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&OrderDetails> for OrderView {
+    fn from(d: &OrderDetails) -> Self {
+        Self {
+            id: d.order.id,
+            user_id: d.order.user_id,
+            status: d.status(),
+            total_cents: d.order.total_cents,
+            items: d
+                .items
+                .iter()
+                .map(|i| OrderItemView {
+                    product_id: i.product_id,
+                    quantity: i.quantity,
+                    unit_price_cents: i.unit_price_cents,
+                })
+                .collect(),
+            created_at: d.order.created_at.and_utc(),
+            updated_at: d.order.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilterParams {
+    /// Only orders in this status.
+    #[param(value_type = Option<OrderStatus>)]
+    pub status: Option<String>,
+}
+
+/// Body of `PATCH /orders/{id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderPatch {
+    /// The next status: `paid` or `cancelled` (owner or admin), `shipped` (admin).
+    pub status: OrderStatus,
+}
+
+/// Your orders (admins see everyone's).
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(PageParams, OrderFilterParams),
+    responses(
+        (status = 200, description = "A page of orders", body = crate::http::listing::Page<OrderView>),
+        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    paging: web::Query<PageParams>,
+    filter: web::Query<OrderFilterParams>,
+) -> Result<HttpResponse, AppError> {
+    let (page, sort) = paging.parse(orders::SORTABLE)?;
+    let status = filter
+        .status
+        .as_deref()
+        .map(str::parse::<OrderStatus>)
+        .transpose()
+        .map_err(|why| AppError::invalid("status", why))?;
+    let listing = db
+        .run(move |c| orders::list(c, &actor, status, page, &sort))
+        .await?;
+    let views = listing.items.iter().map(OrderView::from).collect();
+    list_response(&req, views, listing.total, page, CachePolicy::Private)
+}
+
+/// Place an order. Stock is checked and taken atomically: on 409 nothing changed.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), request_body = OrderInput,
+    responses(
+        (status = 201, description = "Placed, status pending", body = OrderView),
+        (status = 400, description = "Invalid body or unknown product", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> Result<HttpResponse, AppError> {
+    let order = db.run(move |c| orders::create(c, &actor, input)).await?;
+    created(
+        format!("/api/v1/orders/{}", order.order.id),
+        &OrderView::from(&order),
+    )
+}
+
+/// One of your orders (someone else's is 404).
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of yours", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let order = db.run(move |c| orders::get(c, &actor, id)).await?;
+    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+}
+
+/// Move an order to its next status. Cancelling puts the stock back.
+#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = OrderPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated order", body = OrderView),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Shipping needs admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of yours", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+    MergePatch(body): MergePatch,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let OrderPatch { status } = from_json_value(body)?;
+    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
+    let order = db
+        .run(move |c| orders::change_status(c, &actor, id, status, check))
+        .await?;
+    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+}
+
+/// Delete an order (admin). A pending or paid order's stock goes back.
+#[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
+    db.run(move |c| orders::delete(c, &actor, id, check))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,216 @@
+//! `/api/v1/products`: a public catalogue, changed by admins.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::Product;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::http::auth::AuthUser;
+use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::json::{ApiJson, MergePatch};
+use crate::http::listing::{list_response, PageParams};
+use crate::services::products::{self, ProductFilter, ProductInput};
+use crate::services::Change;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductView {
+    pub id: i32,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Product> for ProductView {
+    fn from(p: &Product) -> Self {
+        Self {
+            id: p.id,
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            price_cents: p.price_cents,
+            stock: p.stock,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductFilterParams {
+    /// Case-insensitive search in the name.
+    pub q: Option<String>,
+    /// Lowest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    pub min_price: Option<String>,
+    /// Highest price in cents.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    pub max_price: Option<String>,
+    /// Only products with (true) or without (false) stock.
+    #[param(value_type = Option<bool>)]
+    pub in_stock: Option<String>,
+}
+
+fn location(id: i32) -> String {
+    format!("/api/v1/products/{id}")
+}
+
+/// List products, filtered, sorted and paginated.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+    params(PageParams, ProductFilterParams),
+    responses(
+        (status = 200, description = "A page of products; `Link` and `X-Total-Count` headers", body = crate::http::listing::Page<ProductView>),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    paging: web::Query<PageParams>,
+    filter: web::Query<ProductFilterParams>,
+) -> Result<HttpResponse, AppError> {
+    let (page, sort) = paging.parse(products::SORTABLE)?;
+    let filter = ProductFilter::parse(
+        filter.q.as_deref(),
+        filter.min_price.as_deref(),
+        filter.max_price.as_deref(),
+        filter.in_stock.as_deref(),
+    )
+    .map_err(AppError::Validation)?;
+    let listing = db
+        .run(move |c| products::list(c, &filter, page, &sort))
+        .await?;
+    let views = listing.items.iter().map(ProductView::from).collect();
+    list_response(&req, views, listing.total, page, CachePolicy::Public)
+}
+
+/// Get one product.
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = i32, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The product, with `ETag`", body = ProductView),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let product = db.run(move |c| products::get(c, id)).await?;
+    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+}
+
+/// Create a product (admin).
+#[utoipa::path(post, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
+    request_body = ProductInput,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = ProductView),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    ApiJson(input): ApiJson<ProductInput>,
+) -> Result<HttpResponse, AppError> {
+    let product = db.run(move |c| products::create(c, &actor, input)).await?;
+    created(location(product.id), &ProductView::from(&product))
+}
+
+async fn update(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    actor: AuthUser,
+    id: i32,
+    change: Change<ProductInput>,
+) -> Result<HttpResponse, AppError> {
+    let check = if_match(&req, |p: &Product| ProductView::from(p));
+    let product = db
+        .run(move |c| products::update(c, &actor.0, id, change, check))
+        .await?;
+    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+}
+
+/// Replace a product (admin). Every writable field is required.
+#[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body = ProductInput,
+    responses(
+        (status = 200, description = "The updated product", body = ProductView),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replace(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    actor: AuthUser,
+    id: web::Path<i32>,
+    ApiJson(input): ApiJson<ProductInput>,
+) -> Result<HttpResponse, AppError> {
+    update(req, db, actor, id.into_inner(), Change::Replace(input)).await
+}
+
+/// Change some fields of a product (admin), as a JSON merge patch.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "Any subset of the product's writable fields"),
+    responses(
+        (status = 200, description = "The updated product", body = ProductView),
+        (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a merge patch", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    actor: AuthUser,
+    id: web::Path<i32>,
+    MergePatch(patch): MergePatch,
+) -> Result<HttpResponse, AppError> {
+    update(req, db, actor, id.into_inner(), Change::Patch(patch)).await
+}
+
+/// Delete a product (admin). Products that appear in orders cannot be deleted.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The product is in orders", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let check = if_match(&req, |p: &Product| ProductView::from(p));
+    db.run(move |c| products::delete(c, &actor, id, check))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

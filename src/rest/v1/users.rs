@@ -1,0 +1,242 @@
+//! `/api/v1/users`: public registration, profiles (email only for the user and admins),
+//! changes by the user themself or an admin.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::User;
+use crate::db::Db;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::http::auth::{AuthUser, MaybeAuthUser};
+use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::json::{ApiJson, MergePatch};
+use crate::http::listing::{list_response, PageParams};
+use crate::services::users::{self, RegisterInput, UserInput};
+use crate::services::{Actor, Change};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: i32,
+    /// Present only for the user themself and admins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserView {
+    pub fn for_viewer(user: &User, viewer: Option<&Actor>) -> Self {
+        Self {
+            id: user.id,
+            email: users::can_see_private(viewer, user.id).then(|| user.email.clone()),
+            name: user.name.clone(),
+            role: users::role_of(user),
+            created_at: user.created_at.and_utc(),
+            updated_at: user.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilterParams {
+    /// Only users with this role.
+    #[param(value_type = Option<Role>)]
+    pub role: Option<String>,
+}
+
+/// Register a new account (public).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = RegisterInput,
+    responses(
+        (status = 201, description = "Registered; `Location` names the account", body = UserView),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is registered", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    db: web::Data<Db>,
+    ApiJson(input): ApiJson<RegisterInput>,
+) -> Result<HttpResponse, AppError> {
+    let user = db.run(move |c| users::register(c, input)).await?;
+    let actor = Actor {
+        user_id: user.id,
+        role: users::role_of(&user),
+    };
+    created(
+        format!("/api/v1/users/{}", user.id),
+        &UserView::for_viewer(&user, Some(&actor)),
+    )
+}
+
+/// List users (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    params(PageParams, UserFilterParams),
+    responses(
+        (status = 200, description = "A page of users", body = crate::http::listing::Page<UserView>),
+        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    paging: web::Query<PageParams>,
+    filter: web::Query<UserFilterParams>,
+) -> Result<HttpResponse, AppError> {
+    let (page, sort) = paging.parse(users::SORTABLE)?;
+    let role = filter
+        .role
+        .as_deref()
+        .map(str::parse::<Role>)
+        .transpose()
+        .map_err(|why| AppError::invalid("role", why))?;
+    let listing = db
+        .run(move |c| users::list(c, &actor, role, page, &sort))
+        .await?;
+    let views = listing
+        .items
+        .iter()
+        .map(|u| UserView::for_viewer(u, Some(&actor)))
+        .collect();
+    list_response(&req, views, listing.total, page, CachePolicy::Private)
+}
+
+/// The account the token belongs to.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your account", body = UserView),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account was deleted", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+) -> Result<HttpResponse, AppError> {
+    let user = db.run(move |c| users::get(c, actor.user_id)).await?;
+    cached_json(
+        &req,
+        &UserView::for_viewer(&user, Some(&actor)),
+        CachePolicy::Private,
+    )
+}
+
+/// One user's profile (public; `email` only for the user and admins).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = i32, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The profile", body = UserView),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, description = "A token was sent but is invalid", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    MaybeAuthUser(actor): MaybeAuthUser,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let user = db.run(move |c| users::get(c, id)).await?;
+    cached_json(
+        &req,
+        &UserView::for_viewer(&user, actor.as_ref()),
+        CachePolicy::Private,
+    )
+}
+
+async fn update(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    actor: Actor,
+    id: i32,
+    change: Change<UserInput>,
+) -> Result<HttpResponse, AppError> {
+    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
+    let user = db
+        .run(move |c| users::update(c, &actor, id, change, check))
+        .await?;
+    cached_json(
+        &req,
+        &UserView::for_viewer(&user, Some(&actor)),
+        CachePolicy::Private,
+    )
+}
+
+/// Replace your account's fields (or any account, as admin). Changing the password ends
+/// every session (refresh token) of the account; changing the role needs admin.
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body = UserInput,
+    responses(
+        (status = 200, description = "The updated account", body = UserView),
+        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not yours, or a role change without admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replace(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+    ApiJson(input): ApiJson<UserInput>,
+) -> Result<HttpResponse, AppError> {
+    update(req, db, actor, id.into_inner(), Change::Replace(input)).await
+}
+
+/// Change some fields of an account, as a JSON merge patch.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "Any of email, name, password, role"),
+    responses(
+        (status = 200, description = "The updated account", body = UserView),
+        (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not yours, or a role change without admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a merge patch", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+    MergePatch(patch): MergePatch,
+) -> Result<HttpResponse, AppError> {
+    update(req, db, actor, id.into_inner(), Change::Patch(patch)).await
+}
+
+/// Delete an account with its posts, orders and sessions. The last admin cannot be deleted.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not yours", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    AuthUser(actor): AuthUser,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
+    db.run(move |c| users::delete(c, &actor, id, check)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,298 @@
+//! Tokens: short-lived JWT access tokens (HS256) that any instance can verify with the
+//! shared secret, and long-lived opaque refresh tokens kept (hashed) in the database.
+//!
+//! Refresh tokens rotate: each use returns a new one and retires the old. Tokens issued from
+//! one login form a family; presenting a retired token again means it was copied, so the
+//! whole family is revoked (OAuth 2.0 Security BCP, section 4.14).
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{passwords, users, Actor};
+use crate::db::models::{NewRefreshToken, RefreshToken};
+use crate::db::schema::refresh_tokens;
+use crate::db::{self, write_transaction, DbConnection};
+use crate::domain::{Email, Role, Secret};
+use crate::error::AppError;
+
+pub const ISSUER: &str = "switchboard";
+/// Secrets shorter than this are refused at start-up (HS256 wants at least its hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+}
+
+/// Signs and verifies access tokens; built once at start-up and shared by all workers.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+/// What the token endpoint returns (RFC 6749 section 5.1).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// Token endpoint failures, named as RFC 6749 section 5.2 names them.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error(transparent)]
+    Server(#[from] AppError),
+}
+
+impl From<diesel::result::Error> for GrantError {
+    fn from(e: diesel::result::Error) -> Self {
+        GrantError::Server(e.into())
+    }
+}
+
+impl Tokens {
+    pub fn new(secret: &Secret, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+        let key = secret.expose().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn issue_access(&self, user_id: i32, role: Role) -> Result<String, AppError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role,
+            iat: now,
+            exp: now + i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iss: ISSUER.to_owned(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token failed: {e}")))
+    }
+
+    /// The actor a token speaks for, or why it is not acceptable.
+    pub fn verify_access(&self, token: &str) -> Result<Actor, String> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+                ErrorKind::InvalidSignature => "the token signature is invalid".to_owned(),
+                _ => "the token is malformed".to_owned(),
+            }
+        })?;
+        let user_id = data
+            .claims
+            .sub
+            .parse()
+            .map_err(|_| "the token subject is invalid".to_owned())?;
+        Ok(Actor {
+            user_id,
+            role: data.claims.role,
+        })
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn issue_pair(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    user_id: i32,
+    role: Role,
+    family_id: &str,
+) -> Result<TokenPair, AppError> {
+    let refresh = random_token();
+    let now = db::now();
+    let ttl = chrono::Duration::from_std(tokens.refresh_ttl).unwrap_or(chrono::Duration::days(30));
+    diesel::insert_into(refresh_tokens::table)
+        .values(NewRefreshToken {
+            user_id,
+            family_id,
+            token_hash: &hash_token(&refresh),
+            expires_at: now + ttl,
+            created_at: now,
+        })
+        .execute(conn)?;
+    Ok(TokenPair {
+        access_token: tokens.issue_access(user_id, role)?,
+        token_type: "Bearer",
+        expires_in: tokens.access_ttl.as_secs(),
+        refresh_token: refresh,
+    })
+}
+
+/// `grant_type=password`: the same answer for an unknown email and a wrong password, after
+/// the same amount of work, so the endpoint cannot be used to find accounts.
+pub fn password_grant(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    username: &str,
+    password: &str,
+) -> Result<TokenPair, GrantError> {
+    let rejected = || GrantError::InvalidGrant("the username or password is incorrect".to_owned());
+    let user = match Email::parse("username", username) {
+        Ok(email) => users::find_by_email(conn, &email)?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        passwords::verify_dummy(password);
+        tracing::warn!(reason = "unknown user", "failed login");
+        return Err(rejected());
+    };
+    if !passwords::verify(password, &user.password_hash) {
+        tracing::warn!(user_id = user.id, reason = "wrong password", "failed login");
+        return Err(rejected());
+    }
+    let family = uuid::Uuid::new_v4().to_string();
+    Ok(issue_pair(
+        conn,
+        tokens,
+        user.id,
+        users::role_of(&user),
+        &family,
+    )?)
+}
+
+enum Refresh {
+    Issued(TokenPair),
+    Rejected(&'static str),
+}
+
+/// `grant_type=refresh_token`, with rotation and reuse detection.
+pub fn refresh_grant(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    presented: &str,
+) -> Result<TokenPair, GrantError> {
+    let hash = hash_token(presented);
+    let outcome = write_transaction(conn, |conn| -> Result<Refresh, AppError> {
+        let Some(stored) = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(&hash))
+            .select(RefreshToken::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(Refresh::Rejected("the refresh token is unknown"));
+        };
+        let now = db::now();
+        if stored.revoked_at.is_some() {
+            return Ok(Refresh::Rejected("the refresh token has been revoked"));
+        }
+        if stored.used_at.is_some() {
+            // Committed even though the request fails: that is the point.
+            revoke_family(conn, &stored.family_id)?;
+            tracing::warn!(
+                user_id = stored.user_id,
+                "refresh token reused; its family is revoked"
+            );
+            return Ok(Refresh::Rejected(
+                "the refresh token was already used; sign in again",
+            ));
+        }
+        if stored.expires_at <= now {
+            return Ok(Refresh::Rejected("the refresh token has expired"));
+        }
+        let user = users::get(conn, stored.user_id)?;
+        diesel::update(refresh_tokens::table.find(stored.id))
+            .set(refresh_tokens::used_at.eq(Some(now)))
+            .execute(conn)?;
+        Ok(Refresh::Issued(issue_pair(
+            conn,
+            tokens,
+            user.id,
+            users::role_of(&user),
+            &stored.family_id,
+        )?))
+    })?;
+    match outcome {
+        Refresh::Issued(pair) => Ok(pair),
+        Refresh::Rejected(why) => Err(GrantError::InvalidGrant(why.to_owned())),
+    }
+}
+
+fn revoke_family(conn: &mut DbConnection, family_id: &str) -> Result<(), AppError> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(db::now())))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// RFC 7009: revoking a refresh token ends its whole session (family). Unknown tokens are
+/// not an error, so the endpoint reveals nothing about which tokens exist.
+pub fn revoke(conn: &mut DbConnection, presented: &str) -> Result<(), AppError> {
+    let hash = hash_token(presented);
+    write_transaction(conn, |conn| {
+        let family = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(&hash))
+            .select(refresh_tokens::family_id)
+            .first::<String>(conn)
+            .optional()?;
+        if let Some(family) = family {
+            revoke_family(conn, &family)?;
+        }
+        Ok(())
+    })
+}
+
+/// Ends every session of a user (password change, "log out everywhere").
+pub fn revoke_all_for_user(conn: &mut DbConnection, user_id: i32) -> Result<(), AppError> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(db::now())))
+    .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Posts: public to read; authors write their own. Admins may delete any post (moderation)
+//! but never edit another author's words.
+
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::{apply_sort, users, Actor, Change, Listing, Precondition};
+use crate::db::models::{NewPost, Post, PostChanges};
+use crate::db::schema::posts;
+use crate::db::{self, write_transaction, DbConnection};
+use crate::domain::{bounded_text, Fields, PageRequest, Sort, TextKind};
+use crate::error::AppError;
+
+pub const SORTABLE: &[&str] = &["id", "title", "created_at", "updated_at"];
+
+/// The writable fields of a post: the body of `POST` and `PUT`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostInput {
+    /// 1 to 200 characters.
+    #[schema(example = "Hello, switchboard")]
+    pub title: String,
+    /// 1 to 20000 characters; newlines allowed.
+    #[schema(example = "First post.")]
+    pub body: String,
+}
+
+impl PostInput {
+    fn validate(self) -> Result<(String, String), AppError> {
+        let mut f = Fields::default();
+        let title = f.take(bounded_text(
+            "title",
+            &self.title,
+            1..=200,
+            TextKind::SingleLine,
+        ));
+        let body = f.take(bounded_text(
+            "body",
+            &self.body,
+            1..=20_000,
+            TextKind::MultiLine,
+        ));
+        f.finish(|| Some((title?, body?)))
+    }
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    author_id: Option<i32>,
+    page: PageRequest,
+    sort: &Sort,
+) -> Result<Listing<Post>, AppError> {
+    let base = || {
+        let mut q = posts::table.into_boxed();
+        if let Some(author) = author_id {
+            q = q.filter(posts::author_id.eq(author));
+        }
+        q
+    };
+    let total = base().count().get_result::<i64>(conn)?;
+    let items = apply_sort!(base(), sort, posts::id, {
+        "id" => posts::id, "title" => posts::title,
+        "created_at" => posts::created_at, "updated_at" => posts::updated_at,
+    })
+    .limit(i64::from(page.limit))
+    .offset(page.offset())
+    .select(Post::as_select())
+    .load(conn)?;
+    Ok(Listing { items, total })
+}
+
+/// A user's posts; 404 when the user does not exist (an empty list would hide a typo).
+pub fn list_by_user(
+    conn: &mut DbConnection,
+    user_id: i32,
+    page: PageRequest,
+    sort: &Sort,
+) -> Result<Listing<Post>, AppError> {
+    users::get(conn, user_id)?;
+    list(conn, Some(user_id), page, sort)
+}
+
+/// Every post of the given authors, oldest first (for batch loading).
+pub fn by_authors(conn: &mut DbConnection, author_ids: &[i32]) -> Result<Vec<Post>, AppError> {
+    Ok(posts::table
+        .filter(posts::author_id.eq_any(author_ids))
+        .order((posts::author_id.asc(), posts::id.asc()))
+        .select(Post::as_select())
+        .load(conn)?)
+}
+
+pub fn get(conn: &mut DbConnection, id: i32) -> Result<Post, AppError> {
+    posts::table
+        .find(id)
+        .select(Post::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("post", id))
+}
+
+pub fn create(conn: &mut DbConnection, actor: &Actor, input: PostInput) -> Result<Post, AppError> {
+    let (title, body) = input.validate()?;
+    let now = db::now();
+    Ok(diesel::insert_into(posts::table)
+        .values(NewPost {
+            author_id: actor.user_id,
+            title: &title,
+            body: &body,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(posts::all_columns)
+        .get_result::<Post>(conn)?)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i32,
+    change: Change<PostInput>,
+    precondition: impl Precondition<Post>,
+) -> Result<Post, AppError> {
+    write_transaction(conn, |conn| {
+        let current = get(conn, id)?;
+        if current.author_id != actor.user_id {
+            return Err(AppError::Forbidden(
+                "only the author may edit a post".to_owned(),
+            ));
+        }
+        precondition(&current)?;
+        let fields = serde_json::json!({ "title": current.title, "body": current.body });
+        let (title, body) = change.resolve(fields)?.validate()?;
+        Ok(diesel::update(posts::table.find(id))
+            .set(PostChanges {
+                title: &title,
+                body: &body,
+                updated_at: db::now(),
+            })
+            .returning(posts::all_columns)
+            .get_result::<Post>(conn)?)
+    })
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i32,
+    precondition: impl Precondition<Post>,
+) -> Result<(), AppError> {
+    write_transaction(conn, |conn| {
+        let current = get(conn, id)?;
+        if current.author_id != actor.user_id && !actor.is_admin() {
+            return Err(AppError::Forbidden(
+                "only the author or an admin may delete a post".to_owned(),
+            ));
+        }
+        precondition(&current)?;
+        diesel::delete(posts::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,241 @@
+//! Accounts: registration, profiles, roles. A user manages their own account; admins manage
+//! everyone's and are the only ones who can grant roles.
+
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::{apply_sort, auth, passwords, Actor, Change, Listing, Precondition};
+use crate::db::models::{NewUser, User, UserChanges};
+use crate::db::schema::users;
+use crate::db::{self, write_transaction, DbConnection};
+use crate::domain::{
+    bounded_text, Email, Fields, PageRequest, Password, Role, Secret, Sort, TextKind,
+};
+use crate::error::AppError;
+
+pub const SORTABLE: &[&str] = &["id", "name", "email", "created_at", "updated_at"];
+
+/// Body of `POST /users`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterInput {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// 8 to 128 characters.
+    #[schema(value_type = String, format = Password, example = "correct horse battery")]
+    pub password: Secret,
+}
+
+/// Body of `PUT /users/{id}`: the whole writable representation. `password` is write-only
+/// and optional; `role` may be changed by admins only (sending the current role is fine).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    pub email: String,
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+pub fn role_of(user: &User) -> Role {
+    user.role.parse().unwrap_or(Role::User)
+}
+
+/// Whether `actor` may see private fields (email) of `user_id`.
+pub fn can_see_private(actor: Option<&Actor>, user_id: i32) -> bool {
+    actor.is_some_and(|a| a.is_admin() || a.user_id == user_id)
+}
+
+fn email_taken(err: AppError, email: &Email) -> AppError {
+    match err {
+        AppError::Conflict(_) => {
+            AppError::Conflict(format!("the email {email} is already registered"))
+        }
+        other => other,
+    }
+}
+
+pub fn register(conn: &mut DbConnection, input: RegisterInput) -> Result<User, AppError> {
+    let mut f = Fields::default();
+    let email = f.take(Email::parse("email", &input.email));
+    let name = f.take(bounded_text(
+        "name",
+        &input.name,
+        1..=100,
+        TextKind::SingleLine,
+    ));
+    let password = f.take(Password::parse("password", input.password.expose()));
+    let (email, name, password) = f.finish(|| Some((email?, name?, password?)))?;
+    let hash = passwords::hash(password.expose())?;
+    insert(conn, &email, &name, &hash, Role::User)
+}
+
+/// Creates an account with an already hashed password (registration and seeding).
+pub fn insert(
+    conn: &mut DbConnection,
+    email: &Email,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<User, AppError> {
+    let now = db::now();
+    diesel::insert_into(users::table)
+        .values(NewUser {
+            email: email.as_str(),
+            name,
+            password_hash,
+            role: role.as_str(),
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(users::all_columns)
+        .get_result::<User>(conn)
+        .map_err(|e| email_taken(e.into(), email))
+}
+
+pub fn get(conn: &mut DbConnection, id: i32) -> Result<User, AppError> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("user", id))
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<User>, AppError> {
+    Ok(users::table
+        .filter(users::email.eq(email.as_str()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)?)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    role: Option<Role>,
+    page: PageRequest,
+    sort: &Sort,
+) -> Result<Listing<User>, AppError> {
+    actor.require_admin()?;
+    let base = || {
+        let mut q = users::table.into_boxed();
+        if let Some(role) = role {
+            q = q.filter(users::role.eq(role.as_str()));
+        }
+        q
+    };
+    let total = base().count().get_result::<i64>(conn)?;
+    let items = apply_sort!(base(), sort, users::id, {
+        "id" => users::id, "name" => users::name, "email" => users::email,
+        "created_at" => users::created_at, "updated_at" => users::updated_at,
+    })
+    .limit(i64::from(page.limit))
+    .offset(page.offset())
+    .select(User::as_select())
+    .load(conn)?;
+    Ok(Listing { items, total })
+}
+
+fn require_self_or_admin(actor: &Actor, user_id: i32) -> Result<(), AppError> {
+    if actor.is_admin() || actor.user_id == user_id {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "you may only change your own account".to_owned(),
+        ))
+    }
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i32,
+    change: Change<UserInput>,
+    precondition: impl Precondition<User>,
+) -> Result<User, AppError> {
+    write_transaction(conn, |conn| {
+        let current = get(conn, id)?;
+        require_self_or_admin(actor, id)?;
+        precondition(&current)?;
+        let current_fields = serde_json::json!({
+            "email": current.email, "name": current.name, "role": current.role,
+        });
+        let input = change.resolve(current_fields)?;
+
+        let mut f = Fields::default();
+        let email = f.take(Email::parse("email", &input.email));
+        let name = f.take(bounded_text(
+            "name",
+            &input.name,
+            1..=100,
+            TextKind::SingleLine,
+        ));
+        let password = match &input.password {
+            Some(p) => f.take(Password::parse("password", p.expose())).map(Some),
+            None => Some(None),
+        };
+        let (email, name, password) = f.finish(|| Some((email?, name?, password?)))?;
+        let role = input.role.unwrap_or_else(|| role_of(&current));
+        if role != role_of(&current) {
+            actor.require_admin()?;
+        }
+        let password_hash = password.map(|p| passwords::hash(p.expose())).transpose()?;
+        let changed_password = password_hash.is_some();
+        let user = diesel::update(users::table.find(id))
+            .set(UserChanges {
+                email: Some(email.as_str().to_owned()),
+                name: Some(name),
+                password_hash,
+                role: Some(role.as_str().to_owned()),
+                updated_at: db::now(),
+            })
+            .returning(users::all_columns)
+            .get_result::<User>(conn)
+            .map_err(|e| email_taken(e.into(), &email))?;
+        if changed_password {
+            // A new password ends every session that the old one started.
+            auth::revoke_all_for_user(conn, id)?;
+        }
+        Ok(user)
+    })
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i32,
+    precondition: impl Precondition<User>,
+) -> Result<(), AppError> {
+    write_transaction(conn, |conn| {
+        let current = get(conn, id)?;
+        require_self_or_admin(actor, id)?;
+        precondition(&current)?;
+        if role_of(&current) == Role::Admin {
+            let admins = users::table
+                .filter(users::role.eq(Role::Admin.as_str()))
+                .count()
+                .get_result::<i64>(conn)?;
+            if admins <= 1 {
+                return Err(AppError::Conflict(
+                    "the last admin account cannot be deleted".to_owned(),
+                ));
+            }
+        }
+        // Posts, orders and refresh tokens go with the account (ON DELETE CASCADE).
+        diesel::delete(users::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}
