@@ -133,6 +133,16 @@ where
     }
 }
 
+/// `201 Created` with `Location`, the new representation and its ETag.
+pub fn created<T: Serialize>(location: String, value: &T) -> Result<HttpResponse, AppError> {
+    let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag_of_bytes(&body)))
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,14 +161,4 @@ mod tests {
         assert!(weak_match(&["*".to_owned()], &tag));
         assert!(!weak_match(&["\"abd\"".to_owned()], &tag));
     }
-}
-
-/// `201 Created` with `Location`, the new representation and its ETag.
-pub fn created<T: Serialize>(location: String, value: &T) -> Result<HttpResponse, AppError> {
-    let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag_of_bytes(&body)))
-        .content_type(mime::APPLICATION_JSON)
-        .body(body))
 }

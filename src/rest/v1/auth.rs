@@ -35,8 +35,27 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-fn oauth_error(code: &'static str, description: impl Into<String>) -> HttpResponse {
-    let description = description.into();
+/// An RFC 6749 error code with its description, rendered by [`OAuthError::into_response`].
+#[derive(Debug)]
+struct OAuthError {
+    code: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        oauth_error(self.code, self.description)
+    }
+}
+
+fn oauth_error(code: &'static str, description: String) -> HttpResponse {
     let status = if code == "invalid_client" {
         StatusCode::UNAUTHORIZED
     } else {
@@ -64,7 +83,7 @@ fn oauth_error(code: &'static str, description: impl Into<String>) -> HttpRespon
 }
 
 /// Reads a form body; parameters may not repeat (RFC 6749 section 3.2).
-fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, HttpResponse> {
+fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -72,7 +91,7 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, HttpR
         .and_then(|v| v.parse::<mime::Mime>().ok())
         .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
     if !is_form {
-        return Err(oauth_error(
+        return Err(OAuthError::new(
             "invalid_request",
             "the body must be application/x-www-form-urlencoded",
         ));
@@ -80,7 +99,7 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, HttpR
     let mut params = HashMap::new();
     for (key, value) in url::form_urlencoded::parse(body) {
         if params.insert(key.to_string(), value.into_owned()).is_some() {
-            return Err(oauth_error(
+            return Err(OAuthError::new(
                 "invalid_request",
                 format!("the parameter {key} appears more than once"),
             ));
@@ -89,13 +108,13 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, HttpR
     Ok(params)
 }
 
-fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, HttpResponse> {
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
     params
         .get(name)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
-            oauth_error(
+            OAuthError::new(
                 "invalid_request",
                 format!("the parameter {name} is required"),
             )
@@ -121,52 +140,70 @@ pub async fn token(
     tokens: web::Data<Tokens>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let params = match form(&req, &body) {
-        Ok(p) => p,
-        Err(response) => return Ok(response),
-    };
+    match grant(&req, db, tokens, &body).await {
+        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
+        Err(Failure::OAuth(err)) => Ok(err.into_response()),
+        Err(Failure::Server(err)) => Err(err),
+    }
+}
+
+enum Failure {
+    OAuth(OAuthError),
+    Server(AppError),
+}
+
+impl From<OAuthError> for Failure {
+    fn from(err: OAuthError) -> Self {
+        Failure::OAuth(err)
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(err: AppError) -> Self {
+        Failure::Server(err)
+    }
+}
+
+async fn grant(
+    req: &HttpRequest,
+    db: web::Data<Db>,
+    tokens: web::Data<Tokens>,
+    body: &[u8],
+) -> Result<TokenPair, Failure> {
+    let params = form(req, body)?;
     if params.get("client_secret").is_some_and(|s| !s.is_empty()) {
-        return Ok(oauth_error(
+        return Err(OAuthError::new(
             "invalid_client",
             "this server has no confidential clients; omit client_secret",
-        ));
+        )
+        .into());
     }
-    let grant = match required(&params, "grant_type") {
-        Ok(g) => g.to_owned(),
-        Err(response) => return Ok(response),
-    };
     let tokens = tokens.into_inner();
-    let result = match grant.as_str() {
+    let result = match required(&params, "grant_type")? {
         "password" => {
-            let (username, password) =
-                match (required(&params, "username"), required(&params, "password")) {
-                    (Ok(u), Ok(p)) => (u.to_owned(), p.to_owned()),
-                    (Err(r), _) | (_, Err(r)) => return Ok(r),
-                };
+            let username = required(&params, "username")?.to_owned();
+            let password = required(&params, "password")?.to_owned();
             db.run(move |c| Ok(auth::password_grant(c, &tokens, &username, &password)))
                 .await?
         }
         "refresh_token" => {
-            let refresh = match required(&params, "refresh_token") {
-                Ok(r) => r.to_owned(),
-                Err(response) => return Ok(response),
-            };
+            let refresh = required(&params, "refresh_token")?.to_owned();
             db.run(move |c| Ok(auth::refresh_grant(c, &tokens, &refresh)))
                 .await?
         }
         other => {
-            return Ok(oauth_error(
+            return Err(OAuthError::new(
                 "unsupported_grant_type",
                 format!("grant_type {other:?} is not supported; use password or refresh_token"),
-            ))
+            )
+            .into())
         }
     };
-    match result {
-        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
-        Err(GrantError::InvalidGrant(why)) => Ok(oauth_error("invalid_grant", why)),
-        Err(GrantError::InvalidRequest(why)) => Ok(oauth_error("invalid_request", why)),
-        Err(GrantError::Server(err)) => Err(err),
-    }
+    result.map_err(|err| match err {
+        GrantError::InvalidGrant(why) => OAuthError::new("invalid_grant", why).into(),
+        GrantError::InvalidRequest(why) => OAuthError::new("invalid_request", why).into(),
+        GrantError::Server(err) => Failure::Server(err),
+    })
 }
 
 /// The form fields of the token request (documentation only).
@@ -207,20 +244,21 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let params = match form(&req, &body) {
         Ok(p) => p,
-        Err(response) => return Ok(response),
+        Err(err) => return Ok(err.into_response()),
     };
     let token = match required(&params, "token") {
         Ok(t) => t.to_owned(),
-        Err(response) => return Ok(response),
+        Err(err) => return Ok(err.into_response()),
     };
     if params
         .get("token_type_hint")
         .is_some_and(|h| h == "access_token")
     {
-        return Ok(oauth_error(
+        return Ok(OAuthError::new(
             "unsupported_token_type",
             "access tokens are short-lived JWTs and cannot be revoked; revoke the refresh token",
-        ));
+        )
+        .into_response());
     }
     db.run(move |c| auth::revoke(c, &token)).await?;
     Ok(no_store(HttpResponse::Ok().finish()))

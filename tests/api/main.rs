@@ -1,0 +1,12 @@
+//! One test binary for the whole API (faster to build and link than one per file).
+
+mod helpers;
+
+mod auth;
+mod caching;
+mod cli;
+mod http_semantics;
+mod orders;
+mod posts;
+mod products;
+mod users;
