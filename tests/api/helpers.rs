@@ -20,6 +20,7 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub db: switchboard::db::Db,
     pub client: awc::Client,
     _dir: Option<tempfile::TempDir>,
@@ -215,6 +216,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) ->
     };
     let mut args = serve_args(&url);
     tweak(&mut args);
+    let database_url = args.database.database_url.clone();
     let app = Application::build(args).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
@@ -224,6 +226,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) ->
         .finish();
     Some(TestApp {
         address,
+        database_url,
         db,
         client,
         _dir: dir,

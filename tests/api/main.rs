@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod caching;
 mod cli;
+mod faults;
 mod http_semantics;
 mod orders;
 mod posts;
