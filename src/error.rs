@@ -139,6 +139,20 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(Kind::ForeignKeyViolation, _) => AppError::Conflict(
                 "the change conflicts with resources that refer to this one".to_owned(),
             ),
+            // diesel's SQLite backend reports some constraint failures as `Unknown`; the
+            // message is SQLite's fixed text for them.
+            Error::DatabaseError(Kind::Unknown, ref info)
+                if info.message().starts_with("FOREIGN KEY constraint failed") =>
+            {
+                AppError::Conflict(
+                    "the change conflicts with resources that refer to this one".to_owned(),
+                )
+            }
+            Error::DatabaseError(Kind::Unknown, ref info)
+                if info.message().starts_with("UNIQUE constraint failed") =>
+            {
+                AppError::Conflict("a resource with the same unique value exists".to_owned())
+            }
             other => AppError::Database(other),
         }
     }

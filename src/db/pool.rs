@@ -118,11 +118,17 @@ impl ConnectionManager {
         Self { url }
     }
 
-    pub fn pool(url: DbUrl, size: u32, timeout: Duration) -> Result<DbPool, r2d2::Error> {
-        r2d2::Pool::builder()
+    /// r2d2 opens its connections in parallel; on a new SQLite file they would all race to
+    /// switch it to WAL (which takes an exclusive lock). One connection does it first.
+    pub fn pool(url: DbUrl, size: u32, timeout: Duration) -> anyhow::Result<DbPool> {
+        let manager = Self::new(url);
+        if manager.url.backend == Backend::Sqlite {
+            r2d2::ManageConnection::connect(&manager)?;
+        }
+        Ok(r2d2::Pool::builder()
             .max_size(size)
             .connection_timeout(timeout)
-            .build(Self::new(url))
+            .build(manager)?)
     }
 }
 

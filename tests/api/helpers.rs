@@ -222,6 +222,7 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) ->
     let db = app.db().clone();
     actix_web::rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder()
+        .disable_redirects()
         .timeout(std::time::Duration::from_secs(60))
         .finish();
     Some(TestApp {
