@@ -3,13 +3,9 @@
 mod helpers;
 
 mod auth;
-mod caching;
 mod cli;
 mod faults;
-mod http_semantics;
 mod ordering;
-mod orders;
-mod posts;
 mod products;
 mod semantics;
 mod users;
