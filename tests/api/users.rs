@@ -289,3 +289,73 @@ api_test!(the_last_admin_cannot_delete_their_account, |app| {
         200
     );
 });
+
+api_test!(
+    only_authors_edit_posts_and_admins_may_only_delete_them,
+    |app| {
+        let (ada, ada_token) = app.user("ada@example.com").await;
+        let (_, bob_token) = app.user("bob@example.com").await;
+        let (_, admin) = app.admin().await;
+        let r = app
+            .post("/api/v1/posts")
+            .bearer(&ada_token)
+            .json(&json!({"title": "Hi", "body": "Text"}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+        let post = r.json();
+        assert_eq!(post["author_id"], ada);
+        let path = format!("/api/v1/posts/{}", post["id"]);
+        app.put(&path)
+            .bearer(&bob_token)
+            .json(&json!({"title": "X", "body": "Y"}))
+            .send()
+            .await
+            .problem(403);
+        app.patch(&path)
+            .bearer(&admin)
+            .merge_patch(&json!({"title": "X"}))
+            .send()
+            .await
+            .problem(403);
+        app.delete(&path)
+            .bearer(&bob_token)
+            .send()
+            .await
+            .problem(403);
+        app.put(&path)
+            .bearer(&ada_token)
+            .json(&json!({"title": "Only title"}))
+            .send()
+            .await
+            .problem(400);
+        assert_eq!(app.get(&path).send().await.json()["title"], "Hi");
+        let patched = app
+            .patch(&path)
+            .bearer(&ada_token)
+            .merge_patch(&json!({"title": "Hello"}))
+            .send()
+            .await
+            .json();
+        assert_eq!(
+            (patched["title"].as_str(), patched["body"].as_str()),
+            (Some("Hello"), Some("Text"))
+        );
+        let listed = app
+            .get(&format!("/api/v1/posts?author_id={ada}"))
+            .send()
+            .await
+            .json();
+        assert_eq!(listed["total"], 1);
+        app.get("/api/v1/posts?author_id=x")
+            .send()
+            .await
+            .problem(400);
+        app.get("/api/v1/users/999999/posts")
+            .send()
+            .await
+            .problem(404);
+        assert_eq!(app.delete(&path).bearer(&admin).send().await.status, 204);
+        app.get(&path).send().await.problem(404);
+    }
+);
