@@ -79,6 +79,46 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub ws: WsArgs,
+}
+
+/// WebSocket limits, per connection. The defaults suit people chatting; tests shorten the
+/// timers and benchmarks raise the budgets.
+#[derive(Debug, Clone, Args)]
+pub struct WsArgs {
+    /// Milliseconds between the server's pings.
+    #[arg(long, env = "SWITCHBOARD_WS_HEARTBEAT_MS", default_value_t = 5_000)]
+    pub ws_heartbeat_ms: u64,
+
+    /// Milliseconds of silence (not even a pong) after which a connection is dropped.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_WS_CLIENT_TIMEOUT_MS",
+        default_value_t = 15_000
+    )]
+    pub ws_client_timeout_ms: u64,
+
+    /// Largest frame (or fragmented message) accepted, in bytes; larger closes with 1009.
+    #[arg(long, env = "SWITCHBOARD_WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_frame_bytes: usize,
+
+    /// Client frames per second allowed on a chat or events connection, on average.
+    #[arg(long, env = "SWITCHBOARD_WS_RATE", default_value_t = 10.0)]
+    pub ws_rate: f64,
+
+    /// Burst of client frames allowed above the average rate.
+    #[arg(long, env = "SWITCHBOARD_WS_BURST", default_value_t = 20.0)]
+    pub ws_burst: f64,
+
+    /// Refused frames in a row after which the connection is closed (1008).
+    #[arg(long, env = "SWITCHBOARD_WS_STRIKES", default_value_t = 20)]
+    pub ws_strikes: u32,
+
+    /// Frames queued for a connection before it counts as too slow and is dropped (1008).
+    #[arg(long, env = "SWITCHBOARD_WS_QUEUE", default_value_t = 256)]
+    pub ws_queue: usize,
 }
 
 impl ServeArgs {

@@ -1,6 +1,6 @@
 //! switchboard: one server showing every way a web backend talks to its clients.
 //!
-//! Requests flow one way: transport (`rest`, later `graphql` and `ws`) → `services` (the
+//! Requests flow one way: transport (`rest`, `ws`, later `graphql`) → `services` (the
 //! business rules) → `db`. `startup::Application` builds the server for `serve`, the tests
 //! and the benchmarks alike.
 
@@ -9,7 +9,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod rest;
 pub mod services;
 pub mod startup;
 pub mod telemetry;
+pub mod ws;

@@ -2,7 +2,10 @@
 //! works and the real port is known), open the pool, migrate, then start the workers.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
+
+use actix::Actor;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -15,18 +18,29 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::config::ServeArgs;
 use crate::db::{self, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
-use crate::http::conditional::{etag_of_bytes, PUBLIC_MAX_AGE};
+use crate::http::assets;
+use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
 use crate::http::openapi::ApiDoc;
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
+use crate::metrics::Metrics;
 use crate::rest::{health, v1};
 use crate::services::auth::{Tokens, MIN_SECRET_BYTES};
+use crate::services::events::Events;
+use crate::ws::{
+    self,
+    conn::WsLimits,
+    events::{EventHub, HubSink, ShutdownHub},
+    server::{ChatServer, Shutdown},
+    Realtime,
+};
 
 pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    realtime: Realtime,
 }
 
 /// The OpenAPI document, rendered once.
@@ -76,39 +90,48 @@ fn jwt_secret(given: Option<Secret>) -> anyhow::Result<Secret> {
     }
 }
 
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../static/index.html"))
+async fn openapi_json(req: HttpRequest, doc: web::Data<OpenApiJson>) -> HttpResponse {
+    fixed_body(
+        &req,
+        &doc.etag,
+        "application/json",
+        &format!("public, max-age={PUBLIC_MAX_AGE}"),
+        doc.body.clone(),
+    )
 }
 
-async fn openapi_json(req: HttpRequest, doc: web::Data<OpenApiJson>) -> HttpResponse {
-    let cached = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == doc.etag || t.trim() == "*")
-        });
-    let mut response = if cached {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, doc.etag.clone()))
-        .insert_header((
-            header::CACHE_CONTROL,
-            format!("public, max-age={PUBLIC_MAX_AGE}"),
-        ));
-    if cached {
-        response.finish()
-    } else {
-        response
-            .content_type(mime::APPLICATION_JSON)
-            .body(doc.body.clone())
+/// `GET /metrics`: the Prometheus text format.
+async fn serve_metrics(metrics: web::Data<Metrics>, db: web::Data<Db>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(metrics.reading(&db).prometheus())
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio_select(actix_web::rt::signal::ctrl_c(), term.recv()).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = actix_web::rt::signal::ctrl_c().await;
+            }
+        }
     }
+    #[cfg(not(unix))]
+    {
+        let _ = actix_web::rt::signal::ctrl_c().await;
+    }
+}
+
+/// Resolves when either future does.
+async fn tokio_select<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
+    futures_util::future::select(Box::pin(a), Box::pin(b)).await;
 }
 
 impl Application {
@@ -130,17 +153,35 @@ impl Application {
         });
         let max_body = args.max_body_bytes;
 
+        let metrics = Arc::new(Metrics::new());
+        let hub = EventHub::new(db.clone(), metrics.clone()).start();
+        let chat = ChatServer::new(db.clone(), hub.clone().recipient(), metrics.clone()).start();
+        let realtime = Realtime {
+            chat,
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            limits: WsLimits::from(&args.ws),
+        };
+        let events = web::Data::new(Events::new(Arc::new(HubSink(hub))));
+        let realtime_data = web::Data::new(realtime.clone());
+        let metrics_data = web::Data::from(metrics);
+
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(request_context))
                 .app_data(db_data.clone())
                 .app_data(tokens.clone())
                 .app_data(openapi.clone())
+                .app_data(events.clone())
+                .app_data(realtime_data.clone())
+                .app_data(metrics_data.clone())
                 .app_data(BodyLimit(max_body))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
-                .service(Endpoint::new("/").get(index).build())
+                .configure(assets::configure)
+                .configure(ws::configure)
+                .service(Endpoint::new("/metrics").get(serve_metrics).build())
                 .service(Endpoint::new("/healthz").get(health::healthz).build())
                 .service(Endpoint::new("/readyz").get(health::readyz).build())
                 .service(
@@ -156,6 +197,8 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
+        // Signals are ours (see run_until_stopped): WebSocket clients get a 1001 first.
+        .disable_signals()
         .shutdown_timeout(args.shutdown_timeout);
         if let Some(workers) = args.workers {
             server = server.workers(workers.max(1));
@@ -173,6 +216,7 @@ impl Application {
             port,
             server: server.run(),
             db,
+            realtime,
         })
     }
 
@@ -184,8 +228,20 @@ impl Application {
         &self.db
     }
 
-    /// Runs until SIGINT/SIGTERM; in-flight requests get the shutdown timeout to finish.
+    /// Runs until SIGINT/SIGTERM. Then WebSocket clients are told the server is going away
+    /// (close 1001), and in-flight requests get the shutdown timeout to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let realtime = self.realtime;
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: closing WebSocket sessions, finishing requests");
+            realtime.chat.do_send(Shutdown);
+            realtime.hub.do_send(ShutdownHub);
+            // Give the sessions a moment to flush their close frames.
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            handle.stop(true).await;
+        });
         self.server.await
     }
 }

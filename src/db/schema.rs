@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    messages (id) {
+        id -> Integer,
+        room_id -> Integer,
+        user_id -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     order_items (id) {
         id -> Integer,
         order_id -> Integer,
@@ -59,6 +69,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    room_members (room_id, user_id) {
+        room_id -> Integer,
+        user_id -> Integer,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> Integer,
+        name -> Text,
+        topic -> Text,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Integer,
         email -> Text,
@@ -70,17 +98,25 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(messages -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(posts -> users (author_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(room_members -> rooms (room_id));
+diesel::joinable!(room_members -> users (user_id));
+diesel::joinable!(rooms -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    messages,
     order_items,
     orders,
     posts,
     products,
     refresh_tokens,
+    room_members,
+    rooms,
     users,
 );

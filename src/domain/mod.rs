@@ -1,6 +1,7 @@
 //! Input turned into types that cannot be invalid. Every constructor takes raw input and
 //! the field name it came from, so errors can point at the offending field.
 
+mod chat;
 mod email;
 mod fields;
 pub mod merge_patch;
@@ -11,6 +12,7 @@ mod secret;
 mod sku;
 mod text;
 
+pub use chat::{MessageBody, RoomName, MESSAGE_BODY_MAX_BYTES};
 pub use email::Email;
 pub use fields::Fields;
 pub use order_status::OrderStatus;

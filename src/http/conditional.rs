@@ -66,6 +66,33 @@ fn weak_match(candidates: &[String], etag: &str) -> bool {
         .any(|c| c == "*" || strip(c) == strip(etag))
 }
 
+/// A fixed body (a page, the OpenAPI document) with its precomputed ETag; 304 when the
+/// client has it already.
+pub fn fixed_body(
+    req: &HttpRequest,
+    etag: &str,
+    content_type: &str,
+    cache_control: &str,
+    body: impl Into<actix_web::web::Bytes>,
+) -> HttpResponse {
+    let fresh = header_list(req, header::IF_NONE_MATCH).is_some_and(|tags| weak_match(&tags, etag));
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header((header::CACHE_CONTROL, cache_control.to_owned()));
+    if fresh {
+        response.finish()
+    } else {
+        response
+            .content_type(content_type.to_owned())
+            .body(body.into())
+    }
+}
+
 /// A JSON response carrying an ETag and Cache-Control; answers 304 with no body when the
 /// client's `If-None-Match` already names this representation.
 pub fn cached_json<T: Serialize>(

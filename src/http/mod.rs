@@ -2,6 +2,7 @@
 //! caching, list responses, routing helpers (405/OPTIONS/HEAD), request ids and logging,
 //! and the OpenAPI document.
 
+pub mod assets;
 pub mod auth;
 pub mod conditional;
 pub mod json;

@@ -10,7 +10,7 @@ use crate::rest::{health, v1};
 #[openapi(
     info(
         title = "switchboard REST API",
-        description = "Users, products, posts and orders. Errors are application/problem+json \
+        description = "Users, products, posts, orders and chat rooms. Errors are application/problem+json \
             (RFC 9457). Lists take page, limit and sort and return Link and X-Total-Count \
             headers. Single resources carry strong ETags; writes honour If-Match.",
     ),
@@ -24,6 +24,7 @@ use crate::rest::{health, v1};
         v1::products::list, v1::products::get, v1::products::create,
         v1::products::replace, v1::products::patch, v1::products::delete,
         v1::orders::list, v1::orders::create, v1::orders::get, v1::orders::patch, v1::orders::delete,
+        v1::rooms::list, v1::rooms::create, v1::rooms::get, v1::rooms::messages,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -33,6 +34,7 @@ use crate::rest::{health, v1};
         (name = "products", description = "The catalogue"),
         (name = "posts", description = "Posts by users"),
         (name = "orders", description = "Orders and their life cycle"),
+        (name = "rooms", description = "Chat rooms and their history (live chat: /ws/chat, docs/PROTOCOL.md)"),
         (name = "health", description = "Liveness and readiness"),
     ),
 )]

@@ -1,6 +1,7 @@
 //! Per-request context: a request id (the client's `X-Request-Id` when it is sane, else a
 //! new UUID) echoed in the response, a tracing span that every log line of the request
-//! inherits, and one access-log line with method, path, status and latency.
+//! inherits, one access-log line with method, path, status and latency, and the same figures
+//! counted in [`Metrics`].
 
 use std::time::Instant;
 
@@ -8,8 +9,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::Error;
+use actix_web::{web, Error};
 use tracing::Instrument;
+
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -30,6 +33,7 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
     let path = req.path().to_owned();
     let span =
@@ -40,7 +44,11 @@ pub async fn request_context(
     let mut response = match next.call(req).instrument(span.clone()).await {
         Ok(response) => response,
         Err(err) => {
-            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed();
+            if let Some(metrics) = &metrics {
+                metrics.record_request(err.as_response_error().status_code().as_u16(), elapsed);
+            }
+            let latency_ms = elapsed.as_secs_f64() * 1000.0;
             span.in_scope(|| tracing::warn!(error = %err, latency_ms, "{method} {path} failed"));
             return Err(err);
         }
@@ -49,7 +57,11 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    if let Some(metrics) = &metrics {
+        metrics.record_request(status, elapsed);
+    }
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         tracing::info!(
             status,

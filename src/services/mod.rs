@@ -3,6 +3,8 @@
 //! handlers today and by GraphQL resolvers and WebSocket actors alike.
 
 pub mod auth;
+pub mod chat;
+pub mod events;
 pub mod orders;
 pub mod passwords;
 pub mod posts;

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use super::events::{DomainEvent, Events, OrderSummary};
 use super::{apply_sort, Actor, Listing, Precondition};
 use crate::db::models::{NewOrder, NewOrderItem, Order, OrderItem};
 use crate::db::schema::{order_items, orders, products};
@@ -85,11 +86,12 @@ fn validate(input: &OrderInput) -> Result<(), AppError> {
 /// either the whole order is placed or nothing changes.
 pub fn create(
     conn: &mut DbConnection,
+    events: &Events,
     actor: &Actor,
     input: OrderInput,
 ) -> Result<OrderDetails, AppError> {
     validate(&input)?;
-    write_transaction(conn, |conn| {
+    let placed = write_transaction(conn, |conn| {
         let now = db::now();
         let mut priced = Vec::with_capacity(input.items.len());
         // In id order, so concurrent orders lock rows in the same order (no deadlocks on PG).
@@ -162,7 +164,11 @@ pub fn create(
         }
         items.sort_by_key(|it| it.id);
         Ok(OrderDetails { order, items })
-    })
+    })?;
+    events.publish(DomainEvent::OrderCreated {
+        order: OrderSummary::from(&placed.order),
+    });
+    Ok(placed)
 }
 
 /// Attaches items to orders with one query for the whole page.
@@ -246,12 +252,13 @@ fn restock(conn: &mut DbConnection, items: &[OrderItem]) -> Result<(), AppError>
 /// Moves an order along its life cycle; an illegal transition is a 409.
 pub fn change_status(
     conn: &mut DbConnection,
+    events: &Events,
     actor: &Actor,
     id: i32,
     next: OrderStatus,
     precondition: impl Precondition<OrderDetails>,
 ) -> Result<OrderDetails, AppError> {
-    write_transaction(conn, |conn| {
+    let (from, changed) = write_transaction(conn, |conn| {
         let current = get(conn, actor, id)?;
         precondition(&current)?;
         let status = current.status();
@@ -284,8 +291,13 @@ pub fn change_status(
         if next == OrderStatus::Cancelled {
             restock(conn, &current.items)?;
         }
-        get(conn, actor, id)
-    })
+        Ok((status, get(conn, actor, id)?))
+    })?;
+    events.publish(DomainEvent::OrderStatusChanged {
+        order: OrderSummary::from(&changed.order),
+        from,
+    });
+    Ok(changed)
 }
 
 /// Admins only. Stock held by a pending or paid order goes back on the shelf.

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use super::events::{DomainEvent, Events, UserRef};
 use super::{apply_sort, auth, passwords, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
@@ -60,7 +61,11 @@ fn email_taken(err: AppError, email: &Email) -> AppError {
     }
 }
 
-pub fn register(conn: &mut DbConnection, input: RegisterInput) -> Result<User, AppError> {
+pub fn register(
+    conn: &mut DbConnection,
+    events: &Events,
+    input: RegisterInput,
+) -> Result<User, AppError> {
     let mut f = Fields::default();
     let email = f.take(Email::parse("email", &input.email));
     let name = f.take(bounded_text(
@@ -72,7 +77,14 @@ pub fn register(conn: &mut DbConnection, input: RegisterInput) -> Result<User, A
     let password = f.take(Password::parse("password", input.password.expose()));
     let (email, name, password) = f.finish(|| Some((email?, name?, password?)))?;
     let hash = passwords::hash(password.expose())?;
-    insert(conn, &email, &name, &hash, Role::User)
+    let user = insert(conn, &email, &name, &hash, Role::User)?;
+    events.publish(DomainEvent::UserRegistered {
+        user: UserRef {
+            id: user.id,
+            name: user.name.clone(),
+        },
+    });
+    Ok(user)
 }
 
 /// Creates an account with an already hashed password (registration and seeding).

@@ -5,7 +5,7 @@ use std::sync::Once;
 use awc::http::{header::HeaderMap, Method};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
-use switchboard::config::{DatabaseArgs, ServeArgs};
+use switchboard::config::{DatabaseArgs, ServeArgs, WsArgs};
 use switchboard::domain::{Email, Role, Secret};
 use switchboard::startup::Application;
 
@@ -193,6 +193,15 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
         database: DatabaseArgs {
             database_url: database_url.to_owned(),
             db_pool_size: 5,
+        },
+        ws: WsArgs {
+            ws_heartbeat_ms: 5_000,
+            ws_client_timeout_ms: 15_000,
+            ws_max_frame_bytes: 64 * 1024,
+            ws_rate: 10.0,
+            ws_burst: 20.0,
+            ws_strikes: 20,
+            ws_queue: 256,
         },
     }
 }

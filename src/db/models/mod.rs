@@ -5,10 +5,12 @@ mod orders;
 mod posts;
 mod products;
 mod refresh_tokens;
+mod rooms;
 mod users;
 
 pub use orders::{NewOrder, NewOrderItem, Order, OrderItem};
 pub use posts::{NewPost, Post, PostChanges};
 pub use products::{NewProduct, Product, ProductChanges};
 pub use refresh_tokens::{NewRefreshToken, RefreshToken};
+pub use rooms::{Message, NewMessage, NewRoom, NewRoomMember, Room};
 pub use users::{NewUser, User, UserChanges};

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod orders;
 pub mod posts;
 pub mod products;
+pub mod rooms;
 pub mod users;
 
 use actix_web::web;
@@ -65,6 +66,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Endpoint::new("/orders")
                 .get(orders::list)
                 .post(orders::create)
+                .build(),
+        )
+        .service(
+            Endpoint::new("/rooms")
+                .get(rooms::list)
+                .post(rooms::create)
+                .build(),
+        )
+        .service(Endpoint::new("/rooms/{name}").get(rooms::get).build())
+        .service(
+            Endpoint::new("/rooms/{name}/messages")
+                .get(rooms::messages)
                 .build(),
         )
         .service(

@@ -12,6 +12,7 @@ use crate::http::auth::AuthUser;
 use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
+use crate::services::events::Events;
 use crate::services::from_json_value;
 use crate::services::orders::{self, OrderDetails, OrderInput};
 
@@ -112,10 +113,14 @@ pub async fn list(
     ))]
 pub async fn create(
     db: web::Data<Db>,
+    events: web::Data<Events>,
     AuthUser(actor): AuthUser,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<HttpResponse, AppError> {
-    let order = db.run(move |c| orders::create(c, &actor, input)).await?;
+    let events = events.get_ref().clone();
+    let order = db
+        .run(move |c| orders::create(c, &events, &actor, input))
+        .await?;
     created(
         format!("/api/v1/orders/{}", order.order.id),
         &OrderView::from(&order),
@@ -159,6 +164,7 @@ pub async fn get(
 pub async fn patch(
     req: HttpRequest,
     db: web::Data<Db>,
+    events: web::Data<Events>,
     AuthUser(actor): AuthUser,
     id: web::Path<i32>,
     MergePatch(body): MergePatch,
@@ -166,8 +172,9 @@ pub async fn patch(
     let id = id.into_inner();
     let OrderPatch { status } = from_json_value(body)?;
     let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
+    let events = events.get_ref().clone();
     let order = db
-        .run(move |c| orders::change_status(c, &actor, id, status, check))
+        .run(move |c| orders::change_status(c, &events, &actor, id, status, check))
         .await?;
     cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
 }

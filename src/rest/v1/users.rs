@@ -13,6 +13,7 @@ use crate::http::auth::{AuthUser, MaybeAuthUser};
 use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
+use crate::services::events::Events;
 use crate::services::users::{self, RegisterInput, UserInput};
 use crate::services::{Actor, Change};
 
@@ -60,9 +61,11 @@ pub struct UserFilterParams {
     ))]
 pub async fn register(
     db: web::Data<Db>,
+    events: web::Data<Events>,
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<HttpResponse, AppError> {
-    let user = db.run(move |c| users::register(c, input)).await?;
+    let events = events.get_ref().clone();
+    let user = db.run(move |c| users::register(c, &events, input)).await?;
     let actor = Actor {
         user_id: user.id,
         role: users::role_of(&user),

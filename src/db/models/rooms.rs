@@ -1,0 +1,50 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{messages, room_members, rooms};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = rooms)]
+pub struct Room {
+    pub id: i32,
+    pub name: String,
+    pub topic: String,
+    pub created_by: Option<i32>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = rooms)]
+pub struct NewRoom<'a> {
+    pub name: &'a str,
+    pub topic: &'a str,
+    pub created_by: Option<i32>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = room_members)]
+pub struct NewRoomMember {
+    pub room_id: i32,
+    pub user_id: i32,
+    pub joined_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: i32,
+    pub room_id: i32,
+    pub user_id: i32,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage<'a> {
+    pub room_id: i32,
+    pub user_id: i32,
+    pub body: &'a str,
+    pub created_at: NaiveDateTime,
+}

@@ -1,0 +1,120 @@
+//! Chat input: room names (they appear in URLs, so a small URL-safe alphabet) and message
+//! bodies (plain text, bounded in bytes because that is what a frame and a row cost).
+
+use std::fmt;
+
+use crate::error::FieldError;
+
+pub const ROOM_NAME_MAX: usize = 64;
+/// Bodies are limited in bytes of UTF-8, the unit frames and storage are paid in.
+pub const MESSAGE_BODY_MAX_BYTES: usize = 4096;
+
+/// A room's name: trimmed, lower-cased, `[a-z0-9][a-z0-9_-]{0,63}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim().to_lowercase();
+        if value.is_empty() || value.len() > ROOM_NAME_MAX {
+            return Err(FieldError::new(
+                field,
+                format!("must be 1 to {ROOM_NAME_MAX} characters"),
+            ));
+        }
+        let mut chars = value.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !first_ok || !rest_ok {
+            return Err(FieldError::new(
+                field,
+                "may contain only letters, digits, '-' and '_', and must start with a letter or digit",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A chat message's text: trimmed, 1 to 4096 bytes, no control characters but newline and tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(FieldError::new(field, "must not be empty"));
+        }
+        if value.len() > MESSAGE_BODY_MAX_BYTES {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {MESSAGE_BODY_MAX_BYTES} bytes"),
+            ));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            return Err(FieldError::new(
+                field,
+                "must not contain control characters other than newline and tab",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_are_normalised_and_checked() {
+        assert_eq!(
+            RoomName::parse("room", " General ").unwrap().as_str(),
+            "general"
+        );
+        assert_eq!(
+            RoomName::parse("room", "rust-lang_2").unwrap().as_str(),
+            "rust-lang_2"
+        );
+        for bad in ["", "  ", "-dash-first", "has space", "émoji", "a/b", "a.b"] {
+            assert!(
+                RoomName::parse("room", bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+        assert!(RoomName::parse("room", &"a".repeat(64)).is_ok());
+        assert!(RoomName::parse("room", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn bodies_are_bounded_in_bytes_and_free_of_control_characters() {
+        assert_eq!(
+            MessageBody::parse("body", "  hi \n").unwrap().as_str(),
+            "hi"
+        );
+        assert!(MessageBody::parse("body", "line one\nline\ttwo").is_ok());
+        assert!(MessageBody::parse("body", " \n ").is_err());
+        assert!(MessageBody::parse("body", "bell\u{7}").is_err());
+        assert!(MessageBody::parse("body", &"é".repeat(2048)).is_ok());
+        assert!(MessageBody::parse("body", &"é".repeat(2049)).is_err());
+    }
+}

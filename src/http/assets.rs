@@ -1,0 +1,73 @@
+//! The browser pages and their scripts and styles, compiled into the binary so a fresh
+//! clone (or a copied binary) serves them offline with nothing else on disk.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::conditional::{etag_of_bytes, fixed_body};
+use super::routing::Endpoint;
+use crate::error::AppError;
+
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/",
+        content_type: HTML,
+        body: include_str!("../../static/index.html"),
+    },
+    Asset {
+        path: "/chat",
+        content_type: HTML,
+        body: include_str!("../../static/chat.html"),
+    },
+    Asset {
+        path: "/dashboard",
+        content_type: HTML,
+        body: include_str!("../../static/dashboard.html"),
+    },
+    Asset {
+        path: "/static/app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../static/app.css"),
+    },
+    Asset {
+        path: "/static/chat.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/chat.js"),
+    },
+    Asset {
+        path: "/static/dashboard.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/dashboard.js"),
+    },
+];
+
+/// Serves one asset with an ETag; browsers revalidate (`no-cache`), so a new binary's
+/// pages show up at once while unchanged ones cost a 304.
+async fn serve(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let pattern = req.match_pattern();
+    let asset = ASSETS
+        .iter()
+        .find(|a| Some(a.path) == pattern.as_deref())
+        .ok_or_else(|| AppError::NotFound(format!("no page at {}", req.path())))?;
+    let etag = etag_of_bytes(asset.body.as_bytes());
+    Ok(fixed_body(
+        &req,
+        &etag,
+        asset.content_type,
+        "no-cache",
+        asset.body,
+    ))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for asset in ASSETS {
+        cfg.service(Endpoint::new(asset.path).get(serve).build());
+    }
+}

@@ -1,0 +1,88 @@
+//! Domain events: facts the services announce after their transaction commits (an order was
+//! placed, a user registered). The services only know the [`EventSink`] trait; the WebSocket
+//! event hub implements it today, and a Redis bridge can wrap it to reach other instances.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::db::models::Order;
+use crate::domain::OrderStatus;
+
+/// A user as others see them in events and chat frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UserRef {
+    pub id: i32,
+    pub name: String,
+}
+
+/// The part of an order a notification needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderSummary {
+    pub id: i32,
+    pub user_id: i32,
+    pub status: String,
+    pub total_cents: i64,
+}
+
+impl From<&Order> for OrderSummary {
+    fn from(o: &Order) -> Self {
+        Self {
+            id: o.id,
+            user_id: o.user_id,
+            status: o.status.clone(),
+            total_cents: o.total_cents,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    OrderCreated {
+        order: OrderSummary,
+    },
+    OrderStatusChanged {
+        order: OrderSummary,
+        from: OrderStatus,
+    },
+    UserRegistered {
+        user: UserRef,
+    },
+}
+
+/// Where events go. Implementations must not block: services call it on the blocking pool
+/// inside a request.
+pub trait EventSink: Send + Sync {
+    fn publish(&self, event: DomainEvent);
+}
+
+/// The handle services receive; publishing into a server without subscribers is a no-op.
+#[derive(Clone, Default)]
+pub struct Events(Option<Arc<dyn EventSink>>);
+
+impl Events {
+    pub fn new(sink: Arc<dyn EventSink>) -> Self {
+        Self(Some(sink))
+    }
+
+    /// For callers with nobody to tell (the CLI's seed command, unit tests).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    pub fn publish(&self, event: DomainEvent) {
+        if let Some(sink) = &self.0 {
+            sink.publish(event);
+        }
+    }
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Events(sink)"
+        } else {
+            "Events(none)"
+        })
+    }
+}

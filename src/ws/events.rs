@@ -1,0 +1,329 @@
+//! Live notifications: the `EventHub` actor receives domain events (from the services,
+//! through [`HubSink`]) and chat notices (from the chat server), decides who may see each,
+//! and pushes it to their `/ws/events` sessions. Once a second it also reads the metrics and
+//! sends admins the dashboard frame. Each frame is serialized once for all its recipients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
+use bytestring::ByteString;
+use serde::Serialize;
+
+use super::conn::{Connection, HasConnection, Refusal, WsLimits};
+use super::protocol::{encode, FrameError, ServerFrame};
+use super::{next_session_id, Outbound, SessionId};
+use crate::db::Db;
+use crate::metrics::{Metrics, Reading, SessionKind};
+use crate::services::events::{DomainEvent, EventSink, OrderSummary, UserRef};
+use crate::services::Actor as Caller;
+
+const DASHBOARD_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub id: SessionId,
+    pub caller: Caller,
+    pub out: Recipient<Outbound>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub id: SessionId,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub DomainEvent);
+
+/// A ready frame for some users (chat messages for members who are away).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyUsers {
+    pub users: Vec<i32>,
+    pub frame: ByteString,
+}
+
+/// Close every subscription (1001): the server is shutting down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownHub;
+
+/// The services' [`EventSink`]: hands events to the hub without waiting.
+pub struct HubSink(pub Addr<EventHub>);
+
+impl EventSink for HubSink {
+    fn publish(&self, event: DomainEvent) {
+        self.0.do_send(Publish(event));
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum EventFrame<'a> {
+    OrderCreated {
+        order: &'a OrderSummary,
+    },
+    OrderStatusChanged {
+        order: &'a OrderSummary,
+        from: &'a str,
+    },
+    UserRegistered {
+        user: &'a UserRef,
+    },
+}
+
+struct Subscriber {
+    caller: Caller,
+    out: Recipient<Outbound>,
+}
+
+pub struct EventHub {
+    db: Db,
+    metrics: Arc<Metrics>,
+    subscribers: HashMap<SessionId, Subscriber>,
+    by_user: HashMap<i32, Vec<SessionId>>,
+    last_reading: Option<Reading>,
+}
+
+impl EventHub {
+    pub fn new(db: Db, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            metrics,
+            subscribers: HashMap::new(),
+            by_user: HashMap::new(),
+            last_reading: None,
+        }
+    }
+
+    /// Sends to the given sessions; a subscriber whose mailbox is full is dropped.
+    fn deliver(&mut self, ids: impl IntoIterator<Item = SessionId>, frame: &ByteString) {
+        let mut slow = Vec::new();
+        for id in ids {
+            if let Some(sub) = self.subscribers.get(&id) {
+                if sub.out.try_send(Outbound::Frame(frame.clone())).is_err() {
+                    slow.push(id);
+                }
+            }
+        }
+        for id in slow {
+            if let Some(sub) = self.remove(id) {
+                sub.out
+                    .do_send(Outbound::Close(CloseCode::Policy, "too slow to read"));
+            }
+        }
+    }
+
+    fn remove(&mut self, id: SessionId) -> Option<Subscriber> {
+        let sub = self.subscribers.remove(&id)?;
+        if let Some(ids) = self.by_user.get_mut(&sub.caller.user_id) {
+            ids.retain(|&s| s != id);
+            if ids.is_empty() {
+                self.by_user.remove(&sub.caller.user_id);
+            }
+        }
+        Some(sub)
+    }
+
+    fn admins(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.subscribers
+            .iter()
+            .filter(|(_, s)| s.caller.is_admin())
+            .map(|(&id, _)| id)
+    }
+
+    /// The sessions of `user_id` and of every admin, each once.
+    fn owner_and_admins(&self, user_id: i32) -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = self.admins().collect();
+        for &id in self.by_user.get(&user_id).into_iter().flatten() {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    fn tick(&mut self) {
+        let reading = self.metrics.reading(&self.db);
+        let admins: Vec<SessionId> = self.admins().collect();
+        if let (Some(previous), false) = (&self.last_reading, admins.is_empty()) {
+            let frame = encode(&reading.snapshot(previous));
+            self.deliver(admins, &frame);
+        }
+        self.last_reading = Some(reading);
+    }
+}
+
+impl Actor for EventHub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(DASHBOARD_EVERY, |act, _| act.tick());
+    }
+}
+
+impl Handler<Subscribe> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) {
+        self.by_user
+            .entry(msg.caller.user_id)
+            .or_default()
+            .push(msg.id);
+        self.subscribers.insert(
+            msg.id,
+            Subscriber {
+                caller: msg.caller,
+                out: msg.out,
+            },
+        );
+    }
+}
+
+impl Handler<Unsubscribe> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.remove(msg.id);
+    }
+}
+
+impl Handler<Publish> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, Publish(event): Publish, _: &mut Self::Context) {
+        let (frame, to) = match &event {
+            DomainEvent::OrderCreated { order } => (
+                encode(&EventFrame::OrderCreated { order }),
+                self.owner_and_admins(order.user_id),
+            ),
+            DomainEvent::OrderStatusChanged { order, from } => (
+                encode(&EventFrame::OrderStatusChanged {
+                    order,
+                    from: from.as_str(),
+                }),
+                self.owner_and_admins(order.user_id),
+            ),
+            DomainEvent::UserRegistered { user } => (
+                encode(&EventFrame::UserRegistered { user }),
+                self.admins().collect(),
+            ),
+        };
+        self.deliver(to, &frame);
+    }
+}
+
+impl Handler<NotifyUsers> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyUsers, _: &mut Self::Context) {
+        let ids: Vec<SessionId> = msg
+            .users
+            .iter()
+            .filter_map(|u| self.by_user.get(u))
+            .flatten()
+            .copied()
+            .collect();
+        self.deliver(ids, &msg.frame);
+    }
+}
+
+impl Handler<ShutdownHub> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, _: ShutdownHub, _: &mut Self::Context) {
+        for sub in self.subscribers.values() {
+            sub.out
+                .do_send(Outbound::Close(CloseCode::Away, "server shutting down"));
+        }
+    }
+}
+
+/// One `/ws/events` connection: receives, never sends anything meaningful.
+pub struct EventsSession {
+    id: SessionId,
+    caller: Caller,
+    user: UserRef,
+    hub: Addr<EventHub>,
+    metrics: Arc<Metrics>,
+    conn: Connection,
+}
+
+impl EventsSession {
+    pub fn new(
+        caller: Caller,
+        user: UserRef,
+        hub: Addr<EventHub>,
+        metrics: Arc<Metrics>,
+        limits: WsLimits,
+    ) -> Self {
+        Self {
+            id: next_session_id(),
+            caller,
+            user,
+            hub,
+            metrics,
+            conn: Connection::new(limits),
+        }
+    }
+}
+
+impl HasConnection for EventsSession {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Actor for EventsSession {
+    type Context = WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.conn.limits().queue);
+        self.conn.start_heartbeat(ctx);
+        self.metrics.session_opened(SessionKind::Events);
+        self.hub.do_send(Subscribe {
+            id: self.id,
+            caller: self.caller,
+            out: ctx.address().recipient(),
+        });
+        ctx.text(encode(&ServerFrame::Ready {
+            user: &self.user,
+            dashboard: Some(self.caller.is_admin()),
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.hub.do_send(Unsubscribe { id: self.id });
+        self.metrics.session_closed(SessionKind::Events);
+    }
+}
+
+impl Handler<Outbound> for EventsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        msg.apply(ctx);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for EventsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        if self.conn.receive(msg, ctx).is_none() {
+            return;
+        }
+        let err = match self.conn.admit(ctx) {
+            Ok(()) => FrameError::new(
+                "UNKNOWN_TYPE",
+                "this endpoint only sends; use /ws/chat to talk",
+            ),
+            Err(Refusal::Warn) => FrameError::new("RATE_LIMITED", "too many frames; slow down"),
+            Err(Refusal::Closed) => return,
+        };
+        ctx.text(err.to_frame());
+    }
+}

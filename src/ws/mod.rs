@@ -1,0 +1,201 @@
+//! The WebSocket half of switchboard, built the actix way: each connection is an actor
+//! (`ChatSession`, `EventsSession`, `EchoSession`) and the shared state lives in two
+//! long-lived actors, [`server::ChatServer`] (rooms) and [`events::EventHub`]
+//! (notifications and the dashboard feed). docs/PROTOCOL.md describes the frames.
+
+pub mod conn;
+pub mod echo;
+pub mod events;
+pub mod protocol;
+pub mod server;
+pub mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::{Addr, Message};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws::{self, CloseCode};
+use bytestring::ByteString;
+
+use crate::db::Db;
+use crate::error::{AppError, AuthFailure};
+use crate::http::routing::Endpoint;
+use crate::metrics::Metrics;
+use crate::services::auth::Tokens;
+use crate::services::events::UserRef;
+use crate::services::{users, Actor as Caller};
+use conn::WsLimits;
+use echo::EchoSession;
+use events::{EventHub, EventsSession};
+use server::ChatServer;
+use session::ChatSession;
+
+/// Identifies one connection to the chat server and the hub.
+pub type SessionId = u64;
+
+pub fn next_session_id() -> SessionId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What the shared actors send a session: a frame serialized once for all its recipients,
+/// or an order to close.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub enum Outbound {
+    Frame(ByteString),
+    Close(CloseCode, &'static str),
+}
+
+impl Outbound {
+    /// What a session does with it: write the frame, or close and stop.
+    pub fn apply<A>(self, ctx: &mut ws::WebsocketContext<A>)
+    where
+        A: actix::Actor<Context = ws::WebsocketContext<A>>,
+    {
+        match self {
+            Outbound::Frame(text) => ctx.text(text),
+            Outbound::Close(code, why) => conn::close(ctx, code, why),
+        }
+    }
+}
+
+/// Everything the upgrade handlers need, shared by all workers.
+#[derive(Clone)]
+pub struct Realtime {
+    pub chat: Addr<ChatServer>,
+    pub hub: Addr<EventHub>,
+    pub metrics: Arc<Metrics>,
+    pub limits: WsLimits,
+}
+
+/// The sub-protocol a browser offers together with its token: `["bearer", token]`.
+const BEARER_PROTOCOL: &str = "bearer";
+
+/// The access token of an upgrade request: `Authorization: Bearer`, the `bearer`
+/// sub-protocol pair, or `?token=`, in that order.
+fn upgrade_token(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    if let Some(value) = req.headers().get(header::SEC_WEBSOCKET_PROTOCOL) {
+        let offered: Vec<&str> = value.to_str().ok()?.split(',').map(str::trim).collect();
+        if let Some(i) = offered.iter().position(|p| *p == BEARER_PROTOCOL) {
+            return offered.get(i + 1).map(|t| (*t).to_owned());
+        }
+    }
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Checks the token and that this is a WebSocket upgrade, then loads the user: all before
+/// the upgrade, so refusals are plain HTTP problems.
+async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Caller, UserRef), AppError> {
+    let token = upgrade_token(req).ok_or(AppError::Unauthenticated(AuthFailure::Missing))?;
+    let tokens = req
+        .app_data::<web::Data<Tokens>>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("token keys are not configured")))?;
+    let caller = tokens
+        .verify_access(&token)
+        .map_err(|why| AppError::Unauthenticated(AuthFailure::InvalidToken(why)))?;
+    require_upgrade(req)?;
+    let user = db
+        .run(move |c| users::get(c, caller.user_id))
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::Unauthenticated(AuthFailure::InvalidToken(
+                "the account no longer exists".to_owned(),
+            )),
+            other => other,
+        })?;
+    Ok((
+        caller,
+        UserRef {
+            id: user.id,
+            name: user.name,
+        },
+    ))
+}
+
+fn require_upgrade(req: &HttpRequest) -> Result<(), AppError> {
+    ws::handshake(req).map(|_| ()).map_err(|e| {
+        AppError::BadRequest(format!(
+            "this endpoint speaks WebSocket: send a GET with `Upgrade: websocket` ({e})"
+        ))
+    })
+}
+
+fn start<A>(
+    actor: A,
+    req: &HttpRequest,
+    stream: web::Payload,
+    limits: &WsLimits,
+) -> Result<HttpResponse, AppError>
+where
+    A: actix::Actor<Context = ws::WebsocketContext<A>>
+        + actix::StreamHandler<Result<ws::Message, ws::ProtocolError>>,
+{
+    ws::WsResponseBuilder::new(actor, req, stream)
+        .frame_size(limits.max_frame)
+        .protocols(&[BEARER_PROTOCOL])
+        .start()
+        .map_err(|e| AppError::BadRequest(format!("WebSocket handshake failed: {e}")))
+}
+
+/// `GET /ws/echo`
+pub async fn echo(
+    req: HttpRequest,
+    stream: web::Payload,
+    rt: web::Data<Realtime>,
+) -> Result<HttpResponse, AppError> {
+    require_upgrade(&req)?;
+    start(
+        EchoSession::new(rt.metrics.clone(), rt.limits.clone()),
+        &req,
+        stream,
+        &rt.limits,
+    )
+}
+
+/// `GET /ws/chat`
+pub async fn chat(
+    req: HttpRequest,
+    stream: web::Payload,
+    db: web::Data<Db>,
+    rt: web::Data<Realtime>,
+) -> Result<HttpResponse, AppError> {
+    let (_, user) = authenticate(&req, &db).await?;
+    let session = ChatSession::new(user, rt.chat.clone(), rt.metrics.clone(), rt.limits.clone());
+    start(session, &req, stream, &rt.limits)
+}
+
+/// `GET /ws/events`
+pub async fn events(
+    req: HttpRequest,
+    stream: web::Payload,
+    db: web::Data<Db>,
+    rt: web::Data<Realtime>,
+) -> Result<HttpResponse, AppError> {
+    let (caller, user) = authenticate(&req, &db).await?;
+    let session = EventsSession::new(
+        caller,
+        user,
+        rt.hub.clone(),
+        rt.metrics.clone(),
+        rt.limits.clone(),
+    );
+    start(session, &req, stream, &rt.limits)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(Endpoint::new("/ws/echo").get(echo).build())
+        .service(Endpoint::new("/ws/chat").get(chat).build())
+        .service(Endpoint::new("/ws/events").get(events).build());
+}

@@ -1,0 +1,111 @@
+//! `ChatSession`: one actor per `/ws/chat` connection. It owns the socket's side of things
+//! (heartbeat, frame budget, parsing) and forwards valid frames to the [`ChatServer`], which
+//! answers through this actor's mailbox. The mailbox is bounded: the server drops a session
+//! whose mailbox is full rather than queue without end for a client that does not read.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
+
+use super::conn::{close, Connection, HasConnection, Incoming, Refusal, WsLimits};
+use super::protocol::{encode, ClientFrame, FrameError, ServerFrame};
+use super::server::{ChatServer, Command, Connect, Disconnect};
+use super::{next_session_id, Outbound, SessionId};
+use crate::metrics::{Metrics, SessionKind};
+use crate::services::events::UserRef;
+
+pub struct ChatSession {
+    id: SessionId,
+    user: UserRef,
+    server: Addr<ChatServer>,
+    metrics: Arc<Metrics>,
+    conn: Connection,
+}
+
+impl ChatSession {
+    pub fn new(
+        user: UserRef,
+        server: Addr<ChatServer>,
+        metrics: Arc<Metrics>,
+        limits: WsLimits,
+    ) -> Self {
+        Self {
+            id: next_session_id(),
+            user,
+            server,
+            metrics,
+            conn: Connection::new(limits),
+        }
+    }
+
+    fn error(&self, ctx: &mut WebsocketContext<Self>, err: FrameError) {
+        ctx.text(err.to_frame());
+    }
+}
+
+impl HasConnection for ChatSession {
+    fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Actor for ChatSession {
+    type Context = WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.conn.limits().queue);
+        self.conn.start_heartbeat(ctx);
+        self.metrics.session_opened(SessionKind::Chat);
+        self.server.do_send(Connect {
+            id: self.id,
+            user: self.user.clone(),
+            out: ctx.address().recipient(),
+        });
+        ctx.text(encode(&ServerFrame::Ready {
+            user: &self.user,
+            dashboard: None,
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.server.do_send(Disconnect { id: self.id });
+        self.metrics.session_closed(SessionKind::Chat);
+    }
+}
+
+impl Handler<Outbound> for ChatSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        msg.apply(ctx);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        let Some(incoming) = self.conn.receive(msg, ctx) else {
+            return;
+        };
+        match self.conn.admit(ctx) {
+            Ok(()) => {}
+            Err(Refusal::Warn) => {
+                return self.error(
+                    ctx,
+                    FrameError::new("RATE_LIMITED", "too many frames; slow down"),
+                )
+            }
+            Err(Refusal::Closed) => return,
+        }
+        let text = match incoming {
+            Incoming::Text(text) => text,
+            Incoming::Binary(_) => {
+                return close(ctx, CloseCode::Unsupported, "chat frames are JSON text");
+            }
+        };
+        match ClientFrame::parse(&text) {
+            Ok(frame) => self.server.do_send(Command { id: self.id, frame }),
+            Err(err) => self.error(ctx, err),
+        }
+    }
+}
