@@ -3,9 +3,12 @@
 mod helpers;
 
 mod auth;
+mod chat;
 mod cli;
+mod events;
 mod faults;
 mod ordering;
 mod products;
 mod semantics;
 mod users;
+mod ws_client;
