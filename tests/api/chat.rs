@@ -447,3 +447,71 @@ async fn rooms_can_be_created_listed_and_read_over_rest() {
         .await
         .problem(400);
 }
+
+/// Opens `/ws/chat` by hand over TCP, sends one masked text frame, and then never reads:
+/// the kind of client that would make a naive server buffer without end.
+fn raw_client_that_never_reads(port: u16, token: &str, first_frame: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /ws/chat?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let payload = first_frame.as_bytes();
+    assert!(payload.len() < 126);
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).unwrap();
+    stream
+}
+
+#[actix_web::test]
+async fn a_client_that_does_not_read_is_dropped_instead_of_buffered_without_end() {
+    let app = spawn_with(Backend::Sqlite, |a| {
+        a.ws.ws_queue = 8;
+        a.ws.ws_rate = 100_000.0;
+        a.ws.ws_burst = 100_000.0;
+    })
+    .await
+    .unwrap();
+    let (_, mut talker) = chat_user(&app, "talker@example.com", "Talker").await;
+    talker.join("firehose").await;
+    let slow_id = app.register("slow@example.com", "Slow").await;
+    let token = app.token("slow@example.com").await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let _slow = raw_client_that_never_reads(port, &token, r#"{"type":"join","room":"firehose"}"#);
+    assert_eq!(talker.expect("presence").await["joined"]["id"], slow_id);
+
+    let body = "x".repeat(4000);
+    let mut sent = 0;
+    let left = loop {
+        assert!(sent < 20_000, "the silent reader was never dropped");
+        talker.say("firehose", &body, "c").await;
+        sent += 1;
+        match talker.next().await {
+            Received::Json(v) if v["type"] == "message" => continue,
+            Received::Json(v) if v["type"] == "presence" => break v,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(left["left"]["id"], slow_id);
+    // The room goes on for the others.
+    talker.say("firehose", "after", "c").await;
+    talker.until("message").await;
+}

@@ -107,8 +107,8 @@ async fn seed_bench_makes_the_documented_data_set() {
     assert_eq!(admin.status, 200);
 }
 
-#[test]
-fn serve_logs_where_it_listens_answers_and_stops_cleanly_on_sigterm() {
+#[actix_web::test]
+async fn serve_logs_where_it_listens_answers_and_on_sigterm_says_going_away_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("serve.db").to_string_lossy().into_owned();
     let mut child = Command::new(BIN)
@@ -157,11 +157,49 @@ fn serve_logs_where_it_listens_answers_and_stops_cleanly_on_sigterm() {
     std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 
+    // A chat client, to see it told "going away" (1001) when the server stops.
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let registered = client
+        .post(format!("{base}/api/v1/users"))
+        .send_json(&serde_json::json!({"email": "sig@example.com", "name": "Sig", "password": "password123"}))
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+    let mut token = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .send_form(&[
+            ("grant_type", "password"),
+            ("username", "sig@example.com"),
+            ("password", "password123"),
+        ])
+        .await
+        .unwrap();
+    let token: serde_json::Value = token.json().await.unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    let (_, mut chat) = client
+        .ws(format!("ws://127.0.0.1:{port}/ws/chat"))
+        .protocols(["bearer", access])
+        .connect()
+        .await
+        .unwrap();
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    let close = actix_web::rt::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = futures_util::StreamExt::next(&mut chat).await {
+            if let Ok(awc::ws::Frame::Close(reason)) = frame {
+                return reason.map(|r| r.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the chat connection was closed in time");
+    assert_eq!(close, Some(awc::ws::CloseCode::Away));
     let started = std::time::Instant::now();
     loop {
         if let Some(exit) = child.try_wait().unwrap() {
