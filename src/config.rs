@@ -82,6 +82,29 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub ws: WsArgs,
+
+    #[command(flatten)]
+    pub graphql: GraphqlArgs,
+}
+
+/// Limits on what one GraphQL request may ask for.
+#[derive(Debug, Clone, Args)]
+pub struct GraphqlArgs {
+    /// Deepest selection nesting accepted (introspection included).
+    #[arg(long, env = "SWITCHBOARD_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+
+    /// Highest query complexity accepted: one per field, list fields times their `first`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 5_000
+    )]
+    pub graphql_max_complexity: usize,
+
+    /// Whether the schema can be introspected (GraphiQL's docs need it).
+    #[arg(long, env = "SWITCHBOARD_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
 }
 
 /// WebSocket limits, per connection. The defaults suit people chatting; tests shorten the

@@ -1,6 +1,6 @@
 //! switchboard: one server showing every way a web backend talks to its clients.
 //!
-//! Requests flow one way: transport (`rest`, `ws`, later `graphql`) → `services` (the
+//! Requests flow one way: transport (`rest`, `ws`, `graphql`) → `services` (the
 //! business rules) → `db`. `startup::Application` builds the server for `serve`, the tests
 //! and the benchmarks alike.
 
@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod rest;

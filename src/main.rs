@@ -35,6 +35,8 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Fill the database with demo data (only a fresh one; a second run changes nothing).
     Seed(SeedArgs),
+    /// Print the GraphQL schema (SDL), as docs/schema.graphql holds it.
+    GraphqlSchema,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +95,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Seed(args)) => seed(args).await,
+        Some(Command::GraphqlSchema) => {
+            print!("{}", switchboard::graphql::sdl());
+            Ok(())
+        }
     }
 }
 

@@ -138,6 +138,7 @@ impl Metrics {
             pool_max: db.pool().max_size(),
             pool_connections: pool.connections,
             pool_idle: pool.idle_connections,
+            db_queries: db.queries().total(),
         }
     }
 }
@@ -157,6 +158,7 @@ pub struct Reading {
     pool_max: u32,
     pool_connections: u32,
     pool_idle: u32,
+    db_queries: u64,
 }
 
 impl Reading {
@@ -262,6 +264,13 @@ impl Reading {
                     f64::from(self.pool_connections.saturating_sub(self.pool_idle)),
                 ),
             ],
+        );
+        family(
+            &mut out,
+            "switchboard_db_queries_total",
+            "counter",
+            "SQL statements sent to the database (pool health checks included).",
+            &single(self.db_queries as f64),
         );
         family(
             &mut out,

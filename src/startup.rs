@@ -18,6 +18,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::config::ServeArgs;
 use crate::db::{self, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
+use crate::graphql;
 use crate::http::assets;
 use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
@@ -55,20 +56,20 @@ pub async fn open_database(url: &str, pool_size: u32) -> anyhow::Result<Db> {
     let backend = url.backend();
     let redacted = url.redacted();
     let pool = actix_web::rt::task::spawn_blocking(move || {
-        let pool = ConnectionManager::pool(url, pool_size, Duration::from_secs(5))?;
+        let (pool, queries) = ConnectionManager::pool(url, pool_size, Duration::from_secs(5))?;
         let mut conn = pool.get()?;
         let applied = db::run_migrations(&mut conn)?;
         drop(conn);
-        anyhow::Ok((pool, applied))
+        anyhow::Ok((pool, queries, applied))
     })
     .await
     .context("database set-up task failed")?
     .with_context(|| format!("cannot open the database {redacted}"));
-    let (pool, applied) = pool?;
+    let (pool, queries, applied) = pool?;
     if !applied.is_empty() {
         tracing::info!(backend = %backend, migrations = ?applied, "applied database migrations");
     }
-    Ok(Db::new(pool, backend))
+    Ok(Db::new(pool, backend, queries))
 }
 
 fn jwt_secret(given: Option<Secret>) -> anyhow::Result<Secret> {
@@ -162,7 +163,14 @@ impl Application {
             metrics: metrics.clone(),
             limits: WsLimits::from(&args.ws),
         };
-        let events = web::Data::new(Events::new(Arc::new(HubSink(hub))));
+        let events = Events::new(Arc::new(HubSink(hub)));
+        let schema = web::Data::new(graphql::schema(
+            db.clone(),
+            events.clone(),
+            realtime.clone(),
+            &args.graphql,
+        ));
+        let events = web::Data::new(events);
         let realtime_data = web::Data::new(realtime.clone());
         let metrics_data = web::Data::from(metrics);
 
@@ -175,12 +183,14 @@ impl Application {
                 .app_data(events.clone())
                 .app_data(realtime_data.clone())
                 .app_data(metrics_data.clone())
+                .app_data(schema.clone())
                 .app_data(BodyLimit(max_body))
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(assets::configure)
                 .configure(ws::configure)
+                .configure(graphql::configure)
                 .service(Endpoint::new("/metrics").get(serve_metrics).build())
                 .service(Endpoint::new("/healthz").get(health::healthz).build())
                 .service(Endpoint::new("/readyz").get(health::readyz).build())

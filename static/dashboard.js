@@ -1,1 +1,615 @@
-/* placeholder until the page is written */
+// switchboard admin dashboard: REST sign-in, then /ws/events (docs/PROTOCOL.md).
+// Metrics frames (one a second) feed hand-drawn SVG line charts; event frames a live list.
+// Self-contained on purpose (the binary embeds a fixed set of files); user text goes
+// through textContent only.
+
+const $ = (id) => document.getElementById(id);
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+function toast(text, { kind = 'warn', code = '', ms = 5000 } = {}) {
+  const box = $('toasts');
+  const t = el('div', `toast ${kind}`);
+  t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  if (code) t.append(el('span', 'code', code));
+  t.append(document.createTextNode(text));
+  box.append(t);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => t.remove(), ms);
+}
+
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const intFmt = new Intl.NumberFormat();
+const moneyFmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function fmt(v) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
+  if (Number.isInteger(v)) return intFmt.format(v);
+  const a = Math.abs(v);
+  if (a >= 100) return intFmt.format(Math.round(v));
+  if (a >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function fmtAxis(v) {
+  if (v >= 1000) return `${+(v / 1000).toFixed(1)}k`;
+  return String(+v.toFixed(2));
+}
+
+function fmtUptime(s) {
+  s = Math.max(0, Math.floor(num(s)));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}
+
+// ---------------------------------------------------------------- REST session (tokens)
+
+const TOKEN_URL = '/api/v1/auth/token';
+const AUTH_KEY = 'switchboard.auth';
+
+class AuthError extends Error {}
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problemText(status, problem));
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+function problemText(status, p) {
+  if (!p) return `Request failed (HTTP ${status})`;
+  if (p.error === 'invalid_grant') return 'Wrong email or password.';
+  return p.detail || p.error_description || p.title || `Request failed (HTTP ${status})`;
+}
+
+async function readProblem(resp) {
+  try {
+    return await resp.json();
+  } catch {
+    return null;
+  }
+}
+
+/** Access + refresh token pair kept in sessionStorage, refreshed before expiry and on 401. */
+class Session {
+  constructor() {
+    this.tokens = null;
+    this.refreshing = null;
+    this.timer = null;
+    this.onExpired = () => {};
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(AUTH_KEY));
+      if (saved && saved.access && saved.refresh) this.tokens = saved;
+    } catch {
+      /* nothing stored */
+    }
+    this.schedule();
+  }
+
+  get signedIn() {
+    return this.tokens !== null;
+  }
+
+  store(answer) {
+    this.tokens = {
+      access: answer.access_token,
+      refresh: answer.refresh_token,
+      expiresAt: Date.now() + Number(answer.expires_in || 900) * 1000,
+    };
+    sessionStorage.setItem(AUTH_KEY, JSON.stringify(this.tokens));
+    this.schedule();
+  }
+
+  clear() {
+    clearTimeout(this.timer);
+    this.tokens = null;
+    sessionStorage.removeItem(AUTH_KEY);
+  }
+
+  schedule(delay) {
+    clearTimeout(this.timer);
+    if (!this.tokens) return;
+    const ms = delay ?? Math.max(5000, this.tokens.expiresAt - Date.now() - 60_000);
+    this.timer = setTimeout(() => {
+      this.refresh().catch((e) => {
+        if (!(e instanceof AuthError)) this.schedule(10_000);
+      });
+    }, ms);
+  }
+
+  async signIn(email, password) {
+    const resp = await fetch(TOKEN_URL, {
+      method: 'POST',
+      headers: { accept: 'application/json' },
+      body: new URLSearchParams({ grant_type: 'password', username: email, password }),
+    });
+    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
+    this.store(await resp.json());
+  }
+
+  /** One refresh at a time: refresh tokens rotate, and reusing a spent one ends the session. */
+  refresh() {
+    if (this.refreshing) return this.refreshing;
+    if (!this.tokens) return Promise.reject(new AuthError('not signed in'));
+    const spent = this.tokens.refresh;
+    this.refreshing = (async () => {
+      try {
+        const resp = await fetch(TOKEN_URL, {
+          method: 'POST',
+          headers: { accept: 'application/json' },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent }),
+        });
+        if (resp.ok) {
+          this.store(await resp.json());
+          return this.tokens.access;
+        }
+        const problem = await readProblem(resp);
+        if (resp.status === 400 || resp.status === 401) {
+          this.clear();
+          this.onExpired();
+          throw new AuthError(problemText(resp.status, problem));
+        }
+        throw new ApiError(resp.status, problem);
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  async accessToken() {
+    if (!this.tokens) throw new AuthError('not signed in');
+    if (Date.now() > this.tokens.expiresAt - 30_000) return this.refresh();
+    return this.tokens.access;
+  }
+
+  async fetch(url, init = {}, retry = true) {
+    const token = await this.accessToken();
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${token}`);
+    if (!headers.has('accept')) headers.set('accept', 'application/json');
+    const resp = await fetch(url, { ...init, headers });
+    if (resp.status === 401 && retry) {
+      await this.refresh();
+      return this.fetch(url, init, false);
+    }
+    return resp;
+  }
+
+  async json(url, init) {
+    const resp = await this.fetch(url, init);
+    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
+    return resp.json();
+  }
+
+  async signOut() {
+    const tokens = this.tokens;
+    this.clear();
+    if (!tokens) return;
+    try {
+      await fetch('/api/v1/auth/revoke', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.access}`, accept: 'application/json' },
+        body: new URLSearchParams({ token: tokens.refresh, token_type_hint: 'refresh_token' }),
+      });
+    } catch {
+      /* offline: the refresh token simply expires */
+    }
+  }
+}
+
+const session = new Session();
+
+// ---------------------------------------------------------------- line charts (SVG)
+
+const POINTS = 120; // two minutes at one frame a second
+
+function niceCeil(x) {
+  if (!(x > 0)) return 0;
+  const e = 10 ** Math.floor(Math.log10(x));
+  const f = x / e;
+  const n = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
+  return n * e;
+}
+
+class LineChart {
+  /**
+   * @param {{title:string, unit?:string, minMax?:number, series:{label:string, cls:string}[]}} spec
+   */
+  constructor(parent, spec) {
+    this.spec = spec;
+    this.data = spec.series.map(() => []);
+    this.fixedMax = null;
+
+    const card = el('article', 'card chart-card');
+    card.dataset.testid = `chart-${spec.id}`;
+    card.append(el('h2', '', spec.title));
+    this.legend = el('ul', 'legend');
+    this.values = spec.series.map((s) => {
+      const li = el('li', s.cls, `${s.label} `);
+      const b = el('b', '', '–');
+      li.append(b);
+      this.legend.append(li);
+      return b;
+    });
+    card.append(this.legend);
+
+    const box = el('div', 'chart');
+    this.axisTop = el('span', 'axis top', '');
+    this.axisMid = el('span', 'axis mid', '');
+    box.append(this.axisTop, this.axisMid, el('span', 'axis bottom', '0'));
+    const root = svg('svg', { viewBox: '0 0 100 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': spec.title });
+    for (const y of [0, 50, 100]) {
+      root.append(svg('line', { class: 'grid', x1: 0, x2: 100, y1: y, y2: y, 'vector-effect': 'non-scaling-stroke' }));
+    }
+    this.lines = spec.series.map((s) => {
+      const line = svg('path', { class: `line ${s.cls}`, d: '', 'vector-effect': 'non-scaling-stroke' });
+      root.append(line);
+      return line;
+    });
+    box.append(root);
+    card.append(box);
+
+    const foot = el('div', 'chart-foot');
+    foot.append(el('span', '', '2 min ago'), el('span', '', 'now'));
+    card.append(foot);
+    parent.append(card);
+  }
+
+  /** One value per series; null (e.g. no latency in a second without requests) leaves a gap. */
+  push(values) {
+    values.forEach((v, i) => {
+      const d = this.data[i];
+      const ok = typeof v === 'number' && Number.isFinite(v);
+      d.push(ok ? v : null);
+      if (d.length > POINTS) d.shift();
+      this.values[i].textContent = ok ? `${fmt(v)}${this.spec.unit ? ` ${this.spec.unit}` : ''}` : '–';
+    });
+  }
+
+  render() {
+    let peak = 0;
+    for (const d of this.data) for (const v of d) if (v !== null && v > peak) peak = v;
+    const max = this.fixedMax || Math.max(this.spec.minMax || 1, niceCeil(peak * 1.05));
+    this.axisTop.textContent = fmtAxis(max);
+    this.axisMid.textContent = fmtAxis(max / 2);
+    const step = 100 / (POINTS - 1);
+    this.data.forEach((d, i) => {
+      const offset = POINTS - d.length;
+      let path = '';
+      let pen = false;
+      d.forEach((v, j) => {
+        if (v === null) {
+          pen = false;
+          return;
+        }
+        const x = ((offset + j) * step).toFixed(2);
+        const y = (100 - (Math.min(v, max) / max) * 100).toFixed(2);
+        path += `${pen ? 'L' : 'M'}${x},${y}`;
+        // a lone point between gaps still shows, as a dot
+        if (!pen && (j === d.length - 1 || d[j + 1] === null)) path += 'h0.01';
+        pen = true;
+      });
+      this.lines[i].setAttribute('d', path);
+    });
+  }
+}
+
+let charts = null;
+
+function buildCharts() {
+  const parent = $('charts');
+  parent.replaceChildren();
+  charts = {
+    rps: new LineChart(parent, { id: 'rps', title: 'HTTP requests per second', series: [{ label: 'req/s', cls: 's1' }] }),
+    latency: new LineChart(parent, {
+      id: 'latency',
+      title: 'HTTP latency',
+      unit: 'ms',
+      series: [
+        { label: 'p50', cls: 's1' },
+        { label: 'p90', cls: 's2' },
+        { label: 'p99', cls: 's3' },
+      ],
+    }),
+    ws: new LineChart(parent, {
+      id: 'ws',
+      title: 'Active WebSocket sessions',
+      minMax: 2,
+      series: [
+        { label: 'chat', cls: 's1' },
+        { label: 'events', cls: 's2' },
+        { label: 'echo', cls: 's4' },
+      ],
+    }),
+    mps: new LineChart(parent, { id: 'mps', title: 'Chat messages per second', series: [{ label: 'msg/s', cls: 's1' }] }),
+    db: new LineChart(parent, {
+      id: 'db',
+      title: 'Database pool',
+      minMax: 2,
+      series: [
+        { label: 'in use', cls: 's3' },
+        { label: 'idle', cls: 's4' },
+      ],
+    }),
+  };
+}
+
+// ---------------------------------------------------------------- frames
+
+let lastMetricsAt = 0;
+
+function onMetrics(f) {
+  const http = f.http || {};
+  const lat = http.latency_ms || {};
+  const ws = f.ws || {};
+  const sessions = ws.sessions || {};
+  const db = f.db || {};
+
+  charts.rps.push([http.requests_per_s]);
+  charts.latency.push([lat.p50, lat.p90, lat.p99]);
+  charts.ws.push([sessions.chat, sessions.events, sessions.echo]);
+  charts.mps.push([ws.messages_per_s]);
+  charts.db.push([db.in_use, db.idle]);
+  charts.db.fixedMax = num(db.pool_max) > 0 ? db.pool_max : null;
+  for (const c of Object.values(charts)) c.render();
+
+  $('t-rps').textContent = fmt(http.requests_per_s);
+  $('t-req-total').textContent = `${fmt(http.requests_total)} since start`;
+  $('t-p50').textContent = fmt(lat.p50);
+  $('t-p50-unit').hidden = typeof lat.p50 !== 'number';
+  $('t-p9x').textContent =
+    typeof lat.p50 === 'number' ? `p90 ${fmt(lat.p90)} · p99 ${fmt(lat.p99)} ms` : 'no requests in the last second';
+  $('t-errors').textContent = fmt(num(http.errors_4xx) + num(http.errors_5xx));
+  $('t-err-split').textContent = `${fmt(http.errors_4xx)} 4xx · ${fmt(http.errors_5xx)} 5xx since start`;
+  $('t-ws').textContent = fmt(num(sessions.chat) + num(sessions.events) + num(sessions.echo));
+  $('t-ws-split').textContent = `chat ${fmt(sessions.chat)} · events ${fmt(sessions.events)} · echo ${fmt(sessions.echo)}`;
+  $('t-mps').textContent = fmt(ws.messages_per_s);
+  $('t-msg-total').textContent = `${fmt(ws.messages_total)} message${ws.messages_total === 1 ? '' : 's'} since start`;
+  $('t-db').textContent = `${fmt(db.in_use)} / ${fmt(db.pool_max)}`;
+  $('t-db-split').textContent = `in use of ${fmt(db.pool_max)} · ${fmt(db.idle)} idle, ${fmt(db.connections)} open`;
+  $('t-uptime').textContent = fmtUptime(f.uptime_s);
+  $('t-rooms').textContent = `${fmt(ws.rooms)} chat room${ws.rooms === 1 ? '' : 's'} active`;
+
+  lastMetricsAt = Date.now();
+  const at = new Date(f.at);
+  $('updated').textContent = `updated ${clockFmt.format(Number.isNaN(at.getTime()) ? new Date() : at)}`;
+}
+
+const MAX_EVENTS = 50;
+
+function describe(f) {
+  const o = f.order || {};
+  const money = (c) => (typeof c === 'number' ? moneyFmt.format(c / 100) : '?');
+  switch (f.type) {
+    case 'order_created':
+      return `Order #${o.id} by user #${o.user_id}: ${o.status}, total ${money(o.total_cents)}`;
+    case 'order_status_changed':
+      return `Order #${o.id} (user #${o.user_id}): ${f.from ?? '?'} → ${o.status}, total ${money(o.total_cents)}`;
+    case 'user_registered':
+      return `${f.user?.name ?? 'someone'} signed up (user #${f.user?.id ?? '?'})`;
+    case 'chat_message': {
+      const m = f.message || {};
+      return `#${f.room} · ${m.user?.name ?? 'someone'}: ${m.body ?? ''}`;
+    }
+    default:
+      return JSON.stringify(f);
+  }
+}
+
+const KNOWN_EVENTS = new Set(['order_created', 'order_status_changed', 'user_registered', 'chat_message']);
+
+function onEvent(f) {
+  const list = $('events');
+  list.querySelector('.empty')?.remove();
+  const li = el('li');
+  li.dataset.type = f.type;
+  const when = el('time', 'when', clockFmt.format(new Date()));
+  const kind = el('span', 'kind', f.type);
+  if (KNOWN_EVENTS.has(f.type)) kind.classList.add(f.type);
+  li.append(when, kind, el('span', 'what', describe(f)));
+  list.prepend(li);
+  while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+}
+
+function handleFrame(f) {
+  switch (f.type) {
+    case 'ready':
+      conn.attempt = 0;
+      setStatus('online', 'live');
+      if (f.user) showWhoami(f.user);
+      $('forbidden').hidden = f.dashboard !== false;
+      $('metrics-area').hidden = f.dashboard === false;
+      $('updated').hidden = f.dashboard === false;
+      $('events-title').textContent = f.dashboard === false ? 'Your notifications' : 'Events';
+      return;
+    case 'metrics':
+      return onMetrics(f);
+    case 'error':
+      return toast(f.message || 'The server refused a frame.', { code: f.code || 'ERROR' });
+    default:
+      if (typeof f.type === 'string') onEvent(f);
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- connection
+
+const conn = { ws: null, wanted: false, attempt: 0, timer: null };
+
+function setStatus(state, text) {
+  const s = $('conn-status');
+  s.dataset.state = state;
+  s.textContent = text;
+  s.hidden = false;
+}
+
+async function connect() {
+  clearTimeout(conn.timer);
+  conn.timer = null;
+  if (!session.signedIn) return;
+  conn.wanted = true;
+  setStatus('connecting', conn.attempt ? 'reconnecting…' : 'connecting…');
+  let token;
+  try {
+    token = await session.accessToken();
+  } catch (e) {
+    if (!(e instanceof AuthError)) scheduleReconnect();
+    return;
+  }
+  if (!conn.wanted || conn.ws) return;
+  let opened = false;
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws/events`, ['bearer', token]);
+  conn.ws = ws;
+  ws.addEventListener('open', () => {
+    opened = true;
+  });
+  ws.addEventListener('message', (ev) => {
+    if (conn.ws !== ws || typeof ev.data !== 'string') return;
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    handleFrame(frame);
+  });
+  ws.addEventListener('close', async (ev) => {
+    if (conn.ws !== ws) return;
+    conn.ws = null;
+    if (!conn.wanted) return;
+    if (ev.code === 1008) toast('The server closed the connection.', { code: '1008' });
+    if (!opened) {
+      try {
+        await session.fetch('/api/v1/users/me');
+      } catch (e) {
+        if (e instanceof AuthError) return;
+      }
+    }
+    scheduleReconnect();
+  });
+}
+
+function scheduleReconnect() {
+  if (!conn.wanted || conn.timer) return;
+  const base = Math.min(10_000, 500 * 2 ** conn.attempt);
+  const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+  conn.attempt += 1;
+  setStatus('reconnecting', `offline · retry in ${Math.max(1, Math.round(delay / 1000))} s`);
+  conn.timer = setTimeout(connect, delay);
+}
+
+function disconnect() {
+  conn.wanted = false;
+  clearTimeout(conn.timer);
+  conn.timer = null;
+  const ws = conn.ws;
+  conn.ws = null;
+  if (ws) ws.close(1000, 'bye');
+}
+
+// ---------------------------------------------------------------- views
+
+function showWhoami(user) {
+  const w = $('whoami');
+  w.textContent = user ? user.name : '';
+  w.hidden = !user;
+}
+
+function showAuth(message) {
+  disconnect();
+  $('dash-view').hidden = true;
+  $('auth-view').hidden = false;
+  $('signout').hidden = true;
+  $('whoami').hidden = true;
+  $('conn-status').hidden = true;
+  $('auth-error').hidden = !message;
+  $('auth-error').textContent = message || '';
+  $('email').focus();
+}
+
+function startDashboard() {
+  $('auth-view').hidden = true;
+  $('dash-view').hidden = false;
+  $('signout').hidden = false;
+  $('forbidden').hidden = true;
+  $('metrics-area').hidden = false;
+  $('events').replaceChildren(el('li', 'empty', 'No events yet. Register a user, place an order or chat to see some.'));
+  buildCharts();
+  conn.attempt = 0;
+  connect();
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  const email = $('email').value.trim();
+  const password = $('password').value;
+  $('auth-error').hidden = true;
+  if (!email || !password) {
+    $('auth-error').textContent = 'Enter your email and password.';
+    $('auth-error').hidden = false;
+    return;
+  }
+  const button = $('signin');
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  try {
+    await session.signIn(email, password);
+    $('password').value = '';
+    startDashboard();
+  } catch (e) {
+    $('auth-error').textContent = e instanceof ApiError ? e.message : 'The server cannot be reached. Try again in a moment.';
+    $('auth-error').hidden = false;
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+}
+
+async function signOut() {
+  disconnect();
+  await session.signOut();
+  showAuth();
+}
+
+function init() {
+  $('auth-form').addEventListener('submit', onSubmit);
+  $('signout').addEventListener('click', signOut);
+  $('switch-account').addEventListener('click', signOut);
+  session.onExpired = () => showAuth('Your session has ended: sign in again.');
+  window.addEventListener('online', () => {
+    if (conn.wanted && !conn.ws) {
+      conn.attempt = 0;
+      connect();
+    }
+  });
+  setInterval(() => {
+    if (!conn.ws || !lastMetricsAt || $('metrics-area').hidden) return;
+    const silent = Math.round((Date.now() - lastMetricsAt) / 1000);
+    if (silent >= 3) $('updated').textContent = `no metrics for ${silent} s`;
+  }, 1000);
+  if (session.signedIn) startDashboard();
+  else showAuth();
+}
+
+init();

@@ -8,7 +8,7 @@ mod pool;
 pub mod schema;
 
 pub use migrations::run_pending as run_migrations;
-pub use pool::{Backend, ConnectionManager, DbConnection, DbPool, DbUrl};
+pub use pool::{Backend, ConnectionManager, DbConnection, DbPool, DbUrl, QueryCounter};
 
 use std::time::Duration;
 
@@ -25,11 +25,21 @@ pub type Sql = <DbConnection as Connection>::Backend;
 pub struct Db {
     pool: DbPool,
     backend: Backend,
+    queries: QueryCounter,
 }
 
 impl Db {
-    pub fn new(pool: DbPool, backend: Backend) -> Self {
-        Self { pool, backend }
+    pub fn new(pool: DbPool, backend: Backend, queries: QueryCounter) -> Self {
+        Self {
+            pool,
+            backend,
+            queries,
+        }
+    }
+
+    /// How many statements this pool's connections have sent.
+    pub fn queries(&self) -> &QueryCounter {
+        &self.queries
     }
 
     pub fn backend(&self) -> Backend {

@@ -4,9 +4,11 @@
 //! reports the real cause rather than the generic error of the derived `establish`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
@@ -109,26 +111,56 @@ pub enum ConnectError {
     Setup(#[from] diesel::result::Error),
 }
 
+/// Counts the statements a pool's connections send (pool health checks included), for
+/// `/metrics` and for tests that prove a query count does not grow with the data (N+1).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct ConnectionManager {
     url: DbUrl,
+    queries: QueryCounter,
 }
 
 impl ConnectionManager {
     pub fn new(url: DbUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            queries: QueryCounter::default(),
+        }
     }
 
     /// r2d2 opens its connections in parallel; on a new SQLite file they would all race to
     /// switch it to WAL (which takes an exclusive lock). One connection does it first.
-    pub fn pool(url: DbUrl, size: u32, timeout: Duration) -> anyhow::Result<DbPool> {
+    /// The pool and the counter of the statements its connections send.
+    pub fn pool(
+        url: DbUrl,
+        size: u32,
+        timeout: Duration,
+    ) -> anyhow::Result<(DbPool, QueryCounter)> {
         let manager = Self::new(url);
+        let queries = manager.queries.clone();
         if manager.url.backend == Backend::Sqlite {
             r2d2::ManageConnection::connect(&manager)?;
         }
-        Ok(r2d2::Pool::builder()
+        let pool = r2d2::Pool::builder()
             .max_size(size)
             .connection_timeout(timeout)
-            .build(manager)?)
+            .build(manager)?;
+        Ok((pool, queries))
     }
 }
 
@@ -146,15 +178,17 @@ impl r2d2::ManageConnection for ConnectionManager {
                     }
                 })?;
                 conn.batch_execute(SQLITE_PRAGMAS)?;
+                conn.set_instrumentation(self.queries.clone());
                 Ok(DbConnection::Sqlite(conn))
             }
             Backend::Postgres => {
-                let conn = PgConnection::establish(&self.url.target).map_err(|source| {
+                let mut conn = PgConnection::establish(&self.url.target).map_err(|source| {
                     ConnectError::Postgres {
                         url: self.url.redacted(),
                         source,
                     }
                 })?;
+                conn.set_instrumentation(self.queries.clone());
                 Ok(DbConnection::Pg(conn))
             }
         }

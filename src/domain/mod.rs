@@ -16,7 +16,7 @@ pub use chat::{MessageBody, RoomName, MESSAGE_BODY_MAX_BYTES};
 pub use email::Email;
 pub use fields::Fields;
 pub use order_status::OrderStatus;
-pub use paging::{PageRequest, Sort, SortKey};
+pub use paging::{PageRequest, Sort, SortKey, Window};
 pub use role::Role;
 pub use secret::{Password, Secret};
 pub use sku::Sku;

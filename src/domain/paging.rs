@@ -6,6 +6,23 @@
 
 use crate::error::FieldError;
 
+/// Which slice of a list to read. REST builds it from page numbers, GraphQL from
+/// connection cursors; the services take either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl From<PageRequest> for Window {
+    fn from(page: PageRequest) -> Self {
+        Self {
+            offset: page.offset(),
+            limit: i64::from(page.limit),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub page: u32,

@@ -31,6 +31,22 @@ const ASSETS: &[Asset] = &[
         content_type: HTML,
         body: include_str!("../../static/dashboard.html"),
     },
+    // An SVG at the conventional path, so browsers stop logging a 404 on every page.
+    Asset {
+        path: "/favicon.ico",
+        content_type: "image/svg+xml",
+        body: include_str!("../../static/favicon.svg"),
+    },
+    Asset {
+        path: "/graphiql",
+        content_type: HTML,
+        body: include_str!("../../static/graphiql.html"),
+    },
+    Asset {
+        path: "/static/graphiql.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/graphiql.js"),
+    },
     Asset {
         path: "/static/app.css",
         content_type: "text/css; charset=utf-8",

@@ -11,7 +11,7 @@ use super::{apply_sort, like_contains, Actor, Listing};
 use crate::db::models::{Message, NewMessage, NewRoom, NewRoomMember, Room};
 use crate::db::schema::{messages, room_members, rooms, users};
 use crate::db::{self, write_transaction, DbConnection};
-use crate::domain::{bounded_text, Fields, PageRequest, RoomName, Sort, TextKind};
+use crate::domain::{bounded_text, Fields, RoomName, Sort, TextKind, Window};
 use crate::error::AppError;
 
 /// How many messages a `joined` frame carries.
@@ -107,7 +107,7 @@ pub const SORTABLE: &[&str] = &["id", "name", "created_at"];
 pub fn list_rooms(
     conn: &mut DbConnection,
     q: Option<&str>,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<Room>, AppError> {
     let base = || {
@@ -125,8 +125,8 @@ pub fn list_rooms(
     let items = apply_sort!(base(), sort, rooms::id, {
         "id" => rooms::id, "name" => rooms::name, "created_at" => rooms::created_at,
     })
-    .limit(i64::from(page.limit))
-    .offset(page.offset())
+    .limit(window.limit)
+    .offset(window.offset)
     .select(Room::as_select())
     .load(conn)?;
     Ok(Listing { items, total })

@@ -14,7 +14,7 @@ use super::{apply_sort, Actor, Listing, Precondition};
 use crate::db::models::{NewOrder, NewOrderItem, Order, OrderItem};
 use crate::db::schema::{order_items, orders, products};
 use crate::db::{self, write_transaction, DbConnection};
-use crate::domain::{OrderStatus, PageRequest, Sort};
+use crate::domain::{OrderStatus, Sort, Window};
 use crate::error::{AppError, FieldError};
 
 pub const SORTABLE: &[&str] = &["id", "status", "total_cents", "created_at", "updated_at"];
@@ -196,7 +196,7 @@ pub fn list(
     conn: &mut DbConnection,
     actor: &Actor,
     status: Option<OrderStatus>,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<OrderDetails>, AppError> {
     let base = || {
@@ -214,8 +214,8 @@ pub fn list(
         "id" => orders::id, "status" => orders::status, "total_cents" => orders::total_cents,
         "created_at" => orders::created_at, "updated_at" => orders::updated_at,
     })
-    .limit(i64::from(page.limit))
-    .offset(page.offset())
+    .limit(window.limit)
+    .offset(window.offset)
     .select(Order::as_select())
     .load(conn)?;
     Ok(Listing {

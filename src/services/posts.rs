@@ -8,7 +8,7 @@ use super::{apply_sort, users, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewPost, Post, PostChanges};
 use crate::db::schema::posts;
 use crate::db::{self, write_transaction, DbConnection};
-use crate::domain::{bounded_text, Fields, PageRequest, Sort, TextKind};
+use crate::domain::{bounded_text, Fields, Sort, TextKind, Window};
 use crate::error::AppError;
 
 pub const SORTABLE: &[&str] = &["id", "title", "created_at", "updated_at"];
@@ -47,7 +47,7 @@ impl PostInput {
 pub fn list(
     conn: &mut DbConnection,
     author_id: Option<i32>,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<Post>, AppError> {
     let base = || {
@@ -62,8 +62,8 @@ pub fn list(
         "id" => posts::id, "title" => posts::title,
         "created_at" => posts::created_at, "updated_at" => posts::updated_at,
     })
-    .limit(i64::from(page.limit))
-    .offset(page.offset())
+    .limit(window.limit)
+    .offset(window.offset)
     .select(Post::as_select())
     .load(conn)?;
     Ok(Listing { items, total })
@@ -73,11 +73,11 @@ pub fn list(
 pub fn list_by_user(
     conn: &mut DbConnection,
     user_id: i32,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<Post>, AppError> {
     users::get(conn, user_id)?;
-    list(conn, Some(user_id), page, sort)
+    list(conn, Some(user_id), window, sort)
 }
 
 /// Every post of the given authors, oldest first (for batch loading).

@@ -7,7 +7,7 @@ use super::{apply_sort, like_contains, lower, Actor, Change, Listing, Preconditi
 use crate::db::models::{NewProduct, Product, ProductChanges};
 use crate::db::schema::products;
 use crate::db::{self, write_transaction, DbConnection, Sql};
-use crate::domain::{bounded_text, Fields, PageRequest, Sku, Sort, TextKind};
+use crate::domain::{bounded_text, Fields, Sku, Sort, TextKind, Window};
 use crate::error::{AppError, FieldError};
 
 pub const SORTABLE: &[&str] = &[
@@ -193,7 +193,7 @@ impl ProductFilter {
 pub fn list(
     conn: &mut DbConnection,
     filter: &ProductFilter,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<Product>, AppError> {
     let total = filter.query().count().get_result::<i64>(conn)?;
@@ -203,8 +203,8 @@ pub fn list(
         "created_at" => products::created_at, "updated_at" => products::updated_at,
     });
     let items = query
-        .limit(i64::from(page.limit))
-        .offset(page.offset())
+        .limit(window.limit)
+        .offset(window.offset)
         .select(Product::as_select())
         .load(conn)?;
     Ok(Listing { items, total })

@@ -9,9 +9,7 @@ use super::{apply_sort, auth, passwords, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
 use crate::db::{self, write_transaction, DbConnection};
-use crate::domain::{
-    bounded_text, Email, Fields, PageRequest, Password, Role, Secret, Sort, TextKind,
-};
+use crate::domain::{bounded_text, Email, Fields, Password, Role, Secret, Sort, TextKind, Window};
 use crate::error::AppError;
 
 pub const SORTABLE: &[&str] = &["id", "name", "email", "created_at", "updated_at"];
@@ -138,7 +136,7 @@ pub fn list(
     conn: &mut DbConnection,
     actor: &Actor,
     role: Option<Role>,
-    page: PageRequest,
+    window: Window,
     sort: &Sort,
 ) -> Result<Listing<User>, AppError> {
     actor.require_admin()?;
@@ -154,8 +152,8 @@ pub fn list(
         "id" => users::id, "name" => users::name, "email" => users::email,
         "created_at" => users::created_at, "updated_at" => users::updated_at,
     })
-    .limit(i64::from(page.limit))
-    .offset(page.offset())
+    .limit(window.limit)
+    .offset(window.offset)
     .select(User::as_select())
     .load(conn)?;
     Ok(Listing { items, total })

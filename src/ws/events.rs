@@ -11,6 +11,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
 use bytestring::ByteString;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use super::conn::{Connection, HasConnection, Refusal, WsLimits};
 use super::protocol::{encode, FrameError, ServerFrame};
@@ -46,6 +47,22 @@ pub struct Publish(pub DomainEvent);
 pub struct NotifyUsers {
     pub users: Vec<i32>,
     pub frame: ByteString,
+}
+
+/// An order event as GraphQL's `orderUpdated` subscription receives it.
+#[derive(Debug, Clone)]
+pub struct OrderChange {
+    pub order: OrderSummary,
+    /// The status before, for a status change; `None` for a new order.
+    pub from: Option<crate::domain::OrderStatus>,
+}
+
+/// A GraphQL `orderUpdated` subscription for `caller`: the order events they may see.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchOrders {
+    pub caller: Caller,
+    pub tx: mpsc::Sender<OrderChange>,
 }
 
 /// Close every subscription (1001): the server is shutting down.
@@ -88,6 +105,7 @@ pub struct EventHub {
     subscribers: HashMap<SessionId, Subscriber>,
     by_user: HashMap<i32, Vec<SessionId>>,
     last_reading: Option<Reading>,
+    order_watchers: Vec<(Caller, mpsc::Sender<OrderChange>)>,
 }
 
 impl EventHub {
@@ -98,7 +116,20 @@ impl EventHub {
             subscribers: HashMap::new(),
             by_user: HashMap::new(),
             last_reading: None,
+            order_watchers: Vec::new(),
         }
+    }
+
+    /// Feeds `orderUpdated` subscribers allowed to see the order; gone or lagging ones are
+    /// forgotten (their streams end).
+    fn feed_order_watchers(&mut self, change: OrderChange) {
+        self.order_watchers.retain(|(caller, tx)| {
+            if caller.is_admin() || caller.user_id == change.order.user_id {
+                tx.try_send(change.clone()).is_ok()
+            } else {
+                !tx.is_closed()
+            }
+        });
     }
 
     /// Sends to the given sessions; a subscriber whose mailbox is full is dropped.
@@ -197,6 +228,19 @@ impl Handler<Publish> for EventHub {
     type Result = ();
 
     fn handle(&mut self, Publish(event): Publish, _: &mut Self::Context) {
+        match &event {
+            DomainEvent::OrderCreated { order } => self.feed_order_watchers(OrderChange {
+                order: order.clone(),
+                from: None,
+            }),
+            DomainEvent::OrderStatusChanged { order, from } => {
+                self.feed_order_watchers(OrderChange {
+                    order: order.clone(),
+                    from: Some(*from),
+                })
+            }
+            DomainEvent::UserRegistered { .. } => {}
+        }
         let (frame, to) = match &event {
             DomainEvent::OrderCreated { order } => (
                 encode(&EventFrame::OrderCreated { order }),
@@ -230,6 +274,14 @@ impl Handler<NotifyUsers> for EventHub {
             .copied()
             .collect();
         self.deliver(ids, &msg.frame);
+    }
+}
+
+impl Handler<WatchOrders> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchOrders, _: &mut Self::Context) {
+        self.order_watchers.push((msg.caller, msg.tx));
     }
 }
 

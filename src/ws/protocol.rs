@@ -201,6 +201,19 @@ impl ClientFrame {
     }
 }
 
+/// The `client_id` of a frame refused before parsing (over the rate limit), so the sender
+/// can still match the refusal to its message.
+pub fn client_id_of(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        client_id: Option<String>,
+    }
+    serde_json::from_str::<Peek>(text)
+        .ok()?
+        .client_id
+        .filter(|c| c.len() <= CLIENT_ID_MAX)
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
@@ -341,6 +354,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.client_id.as_deref(), Some("c9"));
         assert!(err.to_frame().contains(r#""client_id":"c9""#));
+    }
+
+    #[test]
+    fn the_client_id_of_an_unparsed_frame_can_be_recovered() {
+        assert_eq!(
+            client_id_of(r#"{"type":"message","room":"a","body":"b","client_id":"c7"}"#).as_deref(),
+            Some("c7")
+        );
+        assert_eq!(client_id_of("not json"), None);
+        assert_eq!(
+            client_id_of(&format!(r#"{{"client_id":"{}"}}"#, "x".repeat(65))),
+            None
+        );
     }
 
     #[test]

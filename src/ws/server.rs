@@ -16,6 +16,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::CloseCode;
 use bytestring::ByteString;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use super::events::NotifyUsers;
 use super::protocol::{encode, ClientFrame, FrameError, ServerFrame};
@@ -54,6 +55,18 @@ pub struct Command {
     pub id: SessionId,
     pub frame: ClientFrame,
 }
+
+/// A GraphQL `messageAdded` subscription: every message stored in `room` is sent to `tx`.
+/// A watcher that falls `WATCH_QUEUE` messages behind is dropped (its stream ends).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WatchRoom {
+    pub room: RoomName,
+    pub tx: mpsc::Sender<Arc<ChatMessage>>,
+}
+
+/// How far a room watcher may fall behind.
+pub const WATCH_QUEUE: usize = 256;
 
 /// Tell every session the server is going away (close 1001).
 #[derive(Message)]
@@ -120,6 +133,7 @@ pub struct ChatServer {
     /// Chat connections per user: who counts as "connected to chat".
     online: HashMap<i32, usize>,
     rooms: HashMap<RoomName, RoomState>,
+    watchers: HashMap<RoomName, Vec<mpsc::Sender<Arc<ChatMessage>>>>,
 }
 
 impl ChatServer {
@@ -131,6 +145,22 @@ impl ChatServer {
             sessions: HashMap::new(),
             online: HashMap::new(),
             rooms: HashMap::new(),
+            watchers: HashMap::new(),
+        }
+    }
+
+    /// Hands stored messages to the room's subscription watchers, forgetting gone or
+    /// lagging ones.
+    fn feed_watchers(&mut self, room: &RoomName, messages: &[ChatMessage]) {
+        let Some(watchers) = self.watchers.get_mut(room) else {
+            return;
+        };
+        for message in messages {
+            let shared = Arc::new(message.clone());
+            watchers.retain(|tx| tx.try_send(shared.clone()).is_ok());
+        }
+        if watchers.is_empty() {
+            self.watchers.remove(room);
         }
     }
 
@@ -506,6 +536,7 @@ impl ChatServer {
         match result {
             Ok(stored) => {
                 self.metrics.messages_sent(stored.messages.len());
+                self.feed_watchers(name, &stored.messages);
                 let away: Vec<i32> = stored
                     .members
                     .iter()
@@ -594,6 +625,14 @@ impl Handler<Command> for ChatServer {
 
     fn handle(&mut self, msg: Command, ctx: &mut Context<Self>) {
         self.command(msg.id, msg.frame, ctx);
+    }
+}
+
+impl Handler<WatchRoom> for ChatServer {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchRoom, _: &mut Context<Self>) {
+        self.watchers.entry(msg.room).or_default().push(msg.tx);
     }
 }
 

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
 
 use super::conn::{close, Connection, HasConnection, Incoming, Refusal, WsLimits};
-use super::protocol::{encode, ClientFrame, FrameError, ServerFrame};
+use super::protocol::{client_id_of, encode, ClientFrame, FrameError, ServerFrame};
 use super::server::{ChatServer, Command, Connect, Disconnect};
 use super::{next_session_id, Outbound, SessionId};
 use crate::metrics::{Metrics, SessionKind};
@@ -90,10 +90,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
         match self.conn.admit(ctx) {
             Ok(()) => {}
             Err(Refusal::Warn) => {
-                return self.error(
-                    ctx,
-                    FrameError::new("RATE_LIMITED", "too many frames; slow down"),
-                )
+                let client_id = match &incoming {
+                    Incoming::Text(text) => client_id_of(text),
+                    Incoming::Binary(_) => None,
+                };
+                let err = FrameError::new("RATE_LIMITED", "too many frames; slow down");
+                return self.error(ctx, err.with_client_id(client_id));
             }
             Err(Refusal::Closed) => return,
         }

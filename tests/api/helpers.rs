@@ -5,7 +5,7 @@ use std::sync::Once;
 use awc::http::{header::HeaderMap, Method};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
-use switchboard::config::{DatabaseArgs, ServeArgs, WsArgs};
+use switchboard::config::{DatabaseArgs, GraphqlArgs, ServeArgs, WsArgs};
 use switchboard::domain::{Email, Role, Secret};
 use switchboard::startup::Application;
 
@@ -202,6 +202,11 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
             ws_burst: 20.0,
             ws_strikes: 20,
             ws_queue: 256,
+        },
+        graphql: GraphqlArgs {
+            graphql_max_depth: 12,
+            graphql_max_complexity: 5_000,
+            graphql_introspection: true,
         },
     }
 }

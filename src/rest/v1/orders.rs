@@ -96,7 +96,7 @@ pub async fn list(
         .transpose()
         .map_err(|why| AppError::invalid("status", why))?;
     let listing = db
-        .run(move |c| orders::list(c, &actor, status, page, &sort))
+        .run(move |c| orders::list(c, &actor, status, page.into(), &sort))
         .await?;
     let views = listing.items.iter().map(OrderView::from).collect();
     list_response(&req, views, listing.total, page, CachePolicy::Private)

@@ -73,7 +73,9 @@ pub async fn list(
         .map(str::parse::<i32>)
         .transpose()
         .map_err(|_| AppError::invalid("author_id", "must be a user id"))?;
-    let listing = db.run(move |c| posts::list(c, author, page, &sort)).await?;
+    let listing = db
+        .run(move |c| posts::list(c, author, page.into(), &sort))
+        .await?;
     respond(&req, listing, page)
 }
 
@@ -94,7 +96,7 @@ pub async fn list_by_user(
     let (page, sort) = paging.parse(posts::SORTABLE)?;
     let user_id = id.into_inner();
     let listing = db
-        .run(move |c| posts::list_by_user(c, user_id, page, &sort))
+        .run(move |c| posts::list_by_user(c, user_id, page.into(), &sort))
         .await?;
     respond(&req, listing, page)
 }

@@ -84,7 +84,7 @@ pub async fn list(
     )
     .map_err(AppError::Validation)?;
     let listing = db
-        .run(move |c| products::list(c, &filter, page, &sort))
+        .run(move |c| products::list(c, &filter, page.into(), &sort))
         .await?;
     let views = listing.items.iter().map(ProductView::from).collect();
     list_response(&req, views, listing.total, page, CachePolicy::Public)

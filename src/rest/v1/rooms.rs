@@ -124,7 +124,7 @@ pub async fn list(
     let (page, sort) = paging.parse(chat::SORTABLE)?;
     let q = filter.into_inner().q.filter(|q| !q.trim().is_empty());
     let listing = db
-        .run(move |c| chat::list_rooms(c, q.as_deref(), page, &sort))
+        .run(move |c| chat::list_rooms(c, q.as_deref(), page.into(), &sort))
         .await?;
     let views = listing.items.iter().map(RoomView::from).collect();
     list_response(&req, views, listing.total, page, CachePolicy::Private)

@@ -100,7 +100,7 @@ pub async fn list(
         .transpose()
         .map_err(|why| AppError::invalid("role", why))?;
     let listing = db
-        .run(move |c| users::list(c, &actor, role, page, &sort))
+        .run(move |c| users::list(c, &actor, role, page.into(), &sort))
         .await?;
     let views = listing
         .items

@@ -1,0 +1,59 @@
+//! GraphQL over the same domain as REST: one typed endpoint, `/graphql`, whose resolvers
+//! call the same services (so no rule is written twice), batch nested reads through
+//! DataLoaders (no N+1), and subscribe to the same actors as the WebSocket chat. The schema
+//! is checked in as docs/schema.graphql; a test fails when the two drift apart.
+
+mod errors;
+pub mod http;
+mod loaders;
+mod mutation;
+mod query;
+mod subscription;
+mod subscriptions;
+mod types;
+
+use actix_web::web;
+use async_graphql::{Schema, SchemaBuilder};
+
+use crate::config::GraphqlArgs;
+use crate::db::Db;
+use crate::http::routing::Endpoint;
+use crate::services::events::Events;
+use crate::ws::Realtime;
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription)
+}
+
+/// The schema in SDL, as docs/schema.graphql holds it.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The served schema: the shared handles every resolver needs, and the abuse limits.
+pub fn schema(db: Db, events: Events, realtime: Realtime, limits: &GraphqlArgs) -> AppSchema {
+    let mut builder = builder()
+        .data(db)
+        .data(events)
+        .data(realtime)
+        .limit_depth(limits.graphql_max_depth)
+        .limit_complexity(limits.graphql_max_complexity);
+    if !limits.graphql_introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        Endpoint::new("/graphql")
+            .get(http::graphql)
+            .post(http::graphql)
+            .build(),
+    );
+}

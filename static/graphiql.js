@@ -1,0 +1,1 @@
+<!-- placeholder: the GraphiQL page is being written -->

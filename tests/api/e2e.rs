@@ -1,0 +1,84 @@
+//! Checks run by real outside clients, from tests/e2e (Node.js): the chat page in two
+//! headless Chromium contexts (playwright-core), and the GraphQL-over-HTTP conformance
+//! audits of the `graphql-http` package. They need Node.js and `npm ci` in tests/e2e (and
+//! Chromium for the browser); without them a test is skipped with a note, unless
+//! `TEST_E2E_REQUIRED` is set (as `.ci/run` does), when a missing tool is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::helpers::spawn_app;
+
+fn e2e_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+fn chromium() -> PathBuf {
+    PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+}
+
+/// `None` when everything `needs` is there; otherwise skips or fails, as configured.
+fn missing(package: &str, browser: Option<&Path>) -> Option<String> {
+    let mut missing = Vec::new();
+    if Command::new("node").arg("--version").output().is_err() {
+        missing.push("node".to_owned());
+    }
+    if !e2e_dir().join("node_modules").join(package).is_dir() {
+        missing.push(format!(
+            "tests/e2e/node_modules/{package} (run `npm ci` in tests/e2e)"
+        ));
+    }
+    if let Some(browser) = browser.filter(|b| !b.exists()) {
+        missing.push(format!("Chromium at {}", browser.display()));
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    let why = format!("needs {}", missing.join(", "));
+    assert!(std::env::var_os("TEST_E2E_REQUIRED").is_none(), "{why}");
+    eprintln!("note: skipped: {why}");
+    Some(why)
+}
+
+/// Runs `node tests/e2e/<script>` off the async workers (the server keeps serving).
+async fn node(script: &str, env: Vec<(&'static str, String)>) {
+    let path = e2e_dir().join(script);
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        Command::new("node").arg(path).envs(env).output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{script} failed:\n{log}");
+}
+
+#[actix_web::test]
+async fn two_people_chat_through_the_chat_page_in_chromium() {
+    if missing("playwright-core", Some(&chromium())).is_some() {
+        return;
+    }
+    let app = spawn_app().await;
+    let env = vec![
+        ("BASE_URL", app.address.clone()),
+        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
+    ];
+    node("chat.mjs", env).await;
+}
+
+#[actix_web::test]
+async fn graphql_passes_every_must_of_the_graphql_over_http_audits() {
+    if missing("graphql-http", None).is_some() {
+        return;
+    }
+    let app = spawn_app().await;
+    node(
+        "graphql-audit.mjs",
+        vec![("GRAPHQL_URL", format!("{}/graphql", app.address))],
+    )
+    .await;
+}
