@@ -497,3 +497,88 @@ fn the_checked_in_schema_matches_the_code() {
         "docs/schema.graphql is out of date: run `cargo run -- graphql-schema > docs/schema.graphql`"
     );
 }
+
+api_test!(the_remaining_queries_and_mutations_work_end_to_end, |app| {
+    let (_, admin) = app.admin().await;
+    let (ada_id, ada) = app.user("ada@example.com").await;
+    let body = app.gql(Some(&admin), r#"mutation { createProduct(input: {sku: "ROUND-1", name: "Mug", priceCents: 900, stock: 9}) { id } }"#).await;
+    let pid = body["data"]["createProduct"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let update = format!(
+        r#"mutation {{ updateProduct(id: "{pid}", input: {{sku: "ROUND-1", name: "Big mug", description: "500 ml", priceCents: 1200, stock: 9}}) {{ name description priceCents }} }}"#
+    );
+    assert_eq!(
+        app.gql(Some(&admin), &update).await["data"]["updateProduct"],
+        json!({"name": "Big mug", "description": "500 ml", "priceCents": 1200})
+    );
+    let one = format!(r#"{{ product(id: "{pid}") {{ sku stock }} }}"#);
+    assert_eq!(
+        app.gql(None, &one).await["data"]["product"],
+        json!({"sku": "ROUND-1", "stock": 9})
+    );
+
+    app.gql(
+        Some(&ada),
+        r#"mutation { createPost(input: {title: "Mine", body: "x"}) { id } }"#,
+    )
+    .await;
+    let posts = format!(
+        r#"{{ posts(authorId: "{ada_id}") {{ totalCount edges {{ node {{ title author {{ id }} }} }} }} }}"#
+    );
+    let posts = app.gql(None, &posts).await;
+    assert_eq!(posts["data"]["posts"]["totalCount"], 1);
+    assert_eq!(
+        posts["data"]["posts"]["edges"][0]["node"]["author"]["id"],
+        ada_id.to_string()
+    );
+
+    let order = format!(
+        r#"mutation {{ createOrder(items: [{{productId: "{pid}", quantity: 1}}]) {{ id }} }}"#
+    );
+    let oid = app.gql(Some(&ada), &order).await["data"]["createOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pay = format!(r#"mutation {{ setOrderStatus(id: "{oid}", status: PAID) {{ status }} }}"#);
+    assert_eq!(
+        app.gql(Some(&ada), &pay).await["data"]["setOrderStatus"]["status"],
+        "PAID"
+    );
+    let ship =
+        format!(r#"mutation {{ setOrderStatus(id: "{oid}", status: SHIPPED) {{ status }} }}"#);
+    assert_eq!(code(&app.gql(Some(&ada), &ship).await), "FORBIDDEN");
+    assert_eq!(
+        app.gql(Some(&admin), &ship).await["data"]["setOrderStatus"]["status"],
+        "SHIPPED"
+    );
+    let mine = app
+        .gql(
+            Some(&ada),
+            "{ orders(status: SHIPPED) { totalCount edges { node { id } } } }",
+        )
+        .await;
+    assert_eq!(mine["data"]["orders"]["totalCount"], 1);
+    assert_eq!(
+        code(&app.gql(None, "{ orders { totalCount } }").await),
+        "UNAUTHENTICATED"
+    );
+
+    // An ordered product cannot be deleted; an unordered one can.
+    let delete = format!(r#"mutation {{ deleteProduct(id: "{pid}") }}"#);
+    assert_eq!(code(&app.gql(Some(&admin), &delete).await), "CONFLICT");
+    let spare = app.gql(Some(&admin), r#"mutation { createProduct(input: {sku: "SPARE", name: "Spare", priceCents: 1, stock: 1}) { id } }"#).await;
+    let spare = spare["data"]["createProduct"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delete = format!(r#"mutation {{ deleteProduct(id: "{spare}") }}"#);
+    assert_eq!(
+        app.gql(Some(&admin), &delete).await["data"]["deleteProduct"],
+        spare.as_str()
+    );
+    let gone = format!(r#"{{ product(id: "{spare}") {{ id }} }}"#);
+    assert_eq!(app.gql(None, &gone).await["data"]["product"], Value::Null);
+});
