@@ -2,6 +2,7 @@
 //! The clap structs are the configuration: tests and `bench` build them the same way.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -85,6 +86,90 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub graphql: GraphqlArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
+
+    /// Origins allowed to call the API from a browser (CORS), e.g.
+    /// `https://app.example.com`; repeat or comma-separate. `*` allows any origin (never
+    /// with credentials). None by default: only same-origin pages.
+    #[arg(
+        long = "cors-origin",
+        env = "SWITCHBOARD_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+/// HTTPS. Without these the server speaks plain HTTP (put a TLS proxy in front).
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// PEM certificate chain; with `--tls-key`, serve HTTPS (TLS 1.2+, HTTP/2 by ALPN).
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate for localhost, made at start-up and
+    /// written (with its key) to `--dev-tls-dir`. For development only.
+    #[arg(long, env = "SWITCHBOARD_DEV_TLS", conflicts_with = "tls_cert")]
+    pub dev_tls: bool,
+
+    /// Where `--dev-tls` writes `cert.pem` and `key.pem`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DEV_TLS_DIR",
+        default_value = "switchboard-dev-tls"
+    )]
+    pub dev_tls_dir: PathBuf,
+
+    /// With TLS on, also listen on this plain-HTTP port and redirect everything to HTTPS
+    /// (308).
+    #[arg(long, env = "SWITCHBOARD_HTTP_REDIRECT_PORT")]
+    pub http_redirect_port: Option<u16>,
+}
+
+impl TlsArgs {
+    pub fn enabled(&self) -> bool {
+        self.dev_tls || self.tls_cert.is_some()
+    }
+}
+
+/// Per-client request budgets (token buckets). A client is the user of a valid bearer
+/// token, else the peer address.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// Requests per second each client may make to /api/v1 and /graphql, on average
+    /// (0 turns the limit off).
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+
+    /// Requests a client may make in a burst above the average.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+
+    /// Sign-in (`POST /api/v1/auth/token`) and registration attempts per minute per
+    /// client address: the brute-force guard (0 turns it off).
+    #[arg(long, env = "SWITCHBOARD_AUTH_RATE_LIMIT", default_value_t = 10)]
+    pub auth_rate_limit: u32,
+
+    /// Attempts allowed in a burst above that.
+    #[arg(long, env = "SWITCHBOARD_AUTH_RATE_LIMIT_BURST", default_value_t = 5)]
+    pub auth_rate_limit_burst: u32,
+
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed; repeat or
+    /// comma-separate. Requests from other peers are keyed by the peer address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Limits on what one GraphQL request may ask for.

@@ -52,6 +52,9 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Over a request budget; retry after this many seconds.
+    #[error("too many requests: retry in {0} s")]
+    RateLimited(u64),
     #[error("database unavailable: {0}")]
     Pool(#[source] r2d2::Error),
     #[error(transparent)]
@@ -81,6 +84,7 @@ impl AppError {
             AppError::PreconditionFailed => "PRECONDITION_FAILED",
             AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            AppError::RateLimited(_) => "RATE_LIMITED",
             AppError::Pool(_) => "UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -98,6 +102,7 @@ impl AppError {
             AppError::PreconditionFailed => "/problems/precondition-failed",
             AppError::PayloadTooLarge(_) => "/problems/payload-too-large",
             AppError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            AppError::RateLimited(_) => "/problems/rate-limited",
             AppError::Pool(_) => "/problems/unavailable",
             AppError::Database(_) | AppError::Internal(_) => "/problems/internal",
         }
@@ -193,6 +198,17 @@ impl Problem {
     }
 }
 
+impl AppError {
+    /// The problem document this error is shown as.
+    pub fn to_problem(&self) -> Problem {
+        let mut body = problem(self.status_code(), self.problem_type(), self.detail());
+        if let AppError::Validation(errors) = self {
+            body.errors = Some(errors.clone());
+        }
+        body
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -204,6 +220,7 @@ impl ResponseError for AppError {
             AppError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -215,11 +232,7 @@ impl ResponseError for AppError {
             // Logged inside the request span, so the line carries the request id.
             tracing::error!(error = ?self, cause = %self, "request failed");
         }
-        let mut body = problem(status, self.problem_type(), self.detail());
-        if let AppError::Validation(errors) = self {
-            body.errors = Some(errors.clone());
-        }
-        let mut response = body.into_response();
+        let mut response = self.to_problem().into_response();
         let headers = response.headers_mut();
         match self {
             AppError::Unauthenticated(failure) => {
@@ -236,6 +249,9 @@ impl ResponseError for AppError {
             }
             AppError::Pool(_) => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            AppError::RateLimited(secs) => {
+                headers.insert(header::RETRY_AFTER, header::HeaderValue::from(*secs));
             }
             _ => {}
         }

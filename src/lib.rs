@@ -15,4 +15,5 @@ pub mod rest;
 pub mod services;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod ws;

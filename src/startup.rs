@@ -18,13 +18,13 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 use crate::config::ServeArgs;
 use crate::db::{self, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
-use crate::graphql;
-use crate::http::assets;
 use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
 use crate::http::openapi::ApiDoc;
+use crate::http::rate_limit::{self, RateLimits};
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
+use crate::http::{assets, security};
 use crate::metrics::Metrics;
 use crate::rest::{health, v1};
 use crate::services::auth::{Tokens, MIN_SECRET_BYTES};
@@ -36,10 +36,13 @@ use crate::ws::{
     server::{ChatServer, Shutdown},
     Realtime,
 };
+use crate::{graphql, tls};
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// The plain-HTTP listener that sends everyone to HTTPS, when asked for.
+    redirect: Option<Server>,
     db: Db,
     realtime: Realtime,
 }
@@ -109,6 +112,34 @@ async fn serve_metrics(metrics: web::Data<Metrics>, db: web::Data<Db>) -> HttpRe
         .body(metrics.reading(&db).prometheus())
 }
 
+/// A plain-HTTP server on `http_port` that answers everything with a 308 to the same path
+/// on the HTTPS port (308 keeps the method and body, unlike 301).
+fn redirect_server(
+    host: std::net::IpAddr,
+    http_port: u16,
+    https_port: u16,
+) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move |req: HttpRequest| async move {
+            let host = req.connection_info().host().rsplit_once(':').map_or_else(
+                || req.connection_info().host().to_owned(),
+                |(h, _)| h.to_owned(),
+            );
+            let target = format!("https://{host}:{https_port}{}", req.uri());
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, target))
+                .finish()
+        }))
+    })
+    .bind((host, http_port))
+    .with_context(|| format!("cannot listen on {host}:{http_port} for the HTTPS redirect"))?
+    .workers(1)
+    .disable_signals()
+    .run();
+    tracing::info!("redirecting http://{host}:{http_port} to HTTPS");
+    Ok(server)
+}
+
 /// Waits for SIGINT or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -173,10 +204,23 @@ impl Application {
         let events = web::Data::new(events);
         let realtime_data = web::Data::new(realtime.clone());
         let metrics_data = web::Data::from(metrics);
+        let limits = RateLimits::new(&args.limits, tokens.clone().into_inner())?;
+        let limits_data = web::Data::new(limits.clone());
+        let purge = limits.clone();
+        let tls = tls::server_config(&args.tls)?;
+        let tls_on = tls.is_some();
+        let cors_origins = args.cors_origins.clone();
 
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
+                // Innermost first: the reset header sees the limiter's headers; CORS wraps
+                // the limiter (preflights are not counted, 429s are readable); everything is
+                // logged and counted.
+                .wrap(middleware::from_fn(rate_limit::reset_header))
+                .wrap(security::cors(&cors_origins))
+                .wrap(security::headers(tls_on))
                 .wrap(middleware::from_fn(request_context))
+                .app_data(limits_data.clone())
                 .app_data(db_data.clone())
                 .app_data(tokens.clone())
                 .app_data(openapi.clone())
@@ -190,14 +234,18 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(assets::configure)
                 .configure(ws::configure)
-                .configure(graphql::configure)
+                .service(graphql::resource().wrap(limits.api_middleware()))
                 .service(Endpoint::new("/metrics").get(serve_metrics).build())
                 .service(Endpoint::new("/healthz").get(health::healthz).build())
                 .service(Endpoint::new("/readyz").get(health::readyz).build())
                 .service(
-                    web::scope("/api/v1")
-                        .service(Endpoint::new("/openapi.json").get(openapi_json).build())
-                        .configure(v1::configure),
+                    // Two budgets, two layers (each governor wraps a scope of its own).
+                    web::scope("/api/v1").wrap(limits.api_middleware()).service(
+                        web::scope("")
+                            .wrap(limits.credentials_middleware())
+                            .service(Endpoint::new("/openapi.json").get(openapi_json).build())
+                            .configure(v1::configure),
+                    ),
                 )
                 .service(web::redirect("/docs", "/docs/"))
                 .service(
@@ -205,8 +253,11 @@ impl Application {
                         .config(SwaggerConfig::from("/api/v1/openapi.json")),
                 )
                 .default_service(web::to(not_found))
-        })
-        .listen(listener)?
+        });
+        let mut server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        }
         // Signals are ours (see run_until_stopped): WebSocket clients get a 1001 first.
         .disable_signals()
         .shutdown_timeout(args.shutdown_timeout);
@@ -216,8 +267,20 @@ impl Application {
         if let Some(threads) = args.blocking_threads {
             server = server.worker_max_blocking_threads(threads.max(1));
         }
+        let redirect = match args.tls.http_redirect_port.filter(|_| tls_on) {
+            Some(http_port) => Some(redirect_server(args.host, http_port, port)?),
+            None => None,
+        };
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                purge.purge();
+            }
+        });
         tracing::info!(
-            "switchboard listening on http://{}:{port} (database: {}, {})",
+            "switchboard listening on {}://{}:{port} (database: {}, {})",
+            if tls_on { "https" } else { "http" },
             args.host,
             db.backend(),
             DbUrl::parse(&args.database.database_url).redacted()
@@ -225,6 +288,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            redirect,
             db,
             realtime,
         })
@@ -242,6 +306,10 @@ impl Application {
     /// (close 1001), and in-flight requests get the shutdown timeout to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let redirect = self.redirect.as_ref().map(Server::handle);
+        if let Some(server) = self.redirect {
+            actix_web::rt::spawn(server);
+        }
         let realtime = self.realtime;
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
@@ -250,6 +318,9 @@ impl Application {
             realtime.hub.do_send(ShutdownHub);
             // Give the sessions a moment to flush their close frames.
             actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            if let Some(redirect) = redirect {
+                redirect.stop(true).await;
+            }
             handle.stop(true).await;
         });
         self.server.await

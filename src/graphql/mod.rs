@@ -12,7 +12,6 @@ mod subscription;
 mod subscriptions;
 mod types;
 
-use actix_web::web;
 use async_graphql::{Schema, SchemaBuilder};
 
 use crate::config::GraphqlArgs;
@@ -49,11 +48,11 @@ pub fn schema(db: Db, events: Events, realtime: Realtime, limits: &GraphqlArgs) 
     builder.finish()
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        Endpoint::new("/graphql")
-            .get(http::graphql)
-            .post(http::graphql)
-            .build(),
-    );
+/// `/graphql` (queries, mutations, and the subscription upgrade), for the caller to wrap
+/// in the API's rate limit.
+pub fn resource() -> actix_web::Resource {
+    Endpoint::new("/graphql")
+        .get(http::graphql)
+        .post(http::graphql)
+        .build()
 }

@@ -1,10 +1,12 @@
 //! The browser pages and their scripts and styles, compiled into the binary so a fresh
 //! clone (or a copied binary) serves them offline with nothing else on disk.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::conditional::{etag_of_bytes, fixed_body};
 use super::routing::Endpoint;
+use super::security::PAGE_CSP;
 use crate::error::AppError;
 
 struct Asset {
@@ -73,13 +75,14 @@ async fn serve(req: HttpRequest) -> Result<HttpResponse, AppError> {
         .find(|a| Some(a.path) == pattern.as_deref())
         .ok_or_else(|| AppError::NotFound(format!("no page at {}", req.path())))?;
     let etag = etag_of_bytes(asset.body.as_bytes());
-    Ok(fixed_body(
-        &req,
-        &etag,
-        asset.content_type,
-        "no-cache",
-        asset.body,
-    ))
+    let mut response = fixed_body(&req, &etag, asset.content_type, "no-cache", asset.body);
+    if asset.content_type == HTML {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(PAGE_CSP),
+        );
+    }
+    Ok(response)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -8,5 +8,7 @@ pub mod conditional;
 pub mod json;
 pub mod listing;
 pub mod openapi;
+pub mod rate_limit;
 pub mod request_context;
 pub mod routing;
+pub mod security;

@@ -5,7 +5,7 @@ use std::sync::Once;
 use awc::http::{header::HeaderMap, Method};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
-use switchboard::config::{DatabaseArgs, GraphqlArgs, ServeArgs, WsArgs};
+use switchboard::config::{DatabaseArgs, GraphqlArgs, RateLimitArgs, ServeArgs, TlsArgs, WsArgs};
 use switchboard::domain::{Email, Role, Secret};
 use switchboard::startup::Application;
 
@@ -203,6 +203,22 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
             ws_strikes: 20,
             ws_queue: 256,
         },
+        tls: TlsArgs {
+            tls_cert: None,
+            tls_key: None,
+            dev_tls: false,
+            dev_tls_dir: "switchboard-dev-tls".into(),
+            http_redirect_port: None,
+        },
+        // Generous: tests that exercise the limits set their own.
+        limits: RateLimitArgs {
+            rate_limit: 10_000,
+            rate_limit_burst: 10_000,
+            auth_rate_limit: 10_000,
+            auth_rate_limit_burst: 10_000,
+            trusted_proxies: Vec::new(),
+        },
+        cors_origins: Vec::new(),
         graphql: GraphqlArgs {
             graphql_max_depth: 12,
             graphql_max_complexity: 5_000,

@@ -11,6 +11,7 @@ mod faults;
 mod graphql;
 mod ordering;
 mod products;
+mod security;
 mod semantics;
 mod users;
 mod ws_client;
