@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server (the default). Applies pending migrations first.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Fill the database with demo data (only a fresh one; a second run changes nothing).
@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&cli.log);
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Migrate(db)) => {
             open_database(&db.database_url, 1).await?;
             println!("database is up to date");
