@@ -11,6 +11,8 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+#[cfg(test)]
+mod proptests;
 pub mod rest;
 pub mod services;
 pub mod startup;

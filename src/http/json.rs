@@ -65,7 +65,45 @@ fn body_error(err: actix_web::Error, limit: usize) -> AppError {
     }
 }
 
+/// Deepest nesting of arrays and objects a body may have. Our documents need three or
+/// four levels; deep nesting only costs stack and time.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The nesting depth of a JSON text, found without parsing it (strings are skipped, so
+/// brackets inside them do not count). Malformed input gets a number too; the parser
+/// then reports what is wrong with it.
+pub fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if json_depth(bytes) > MAX_JSON_DEPTH {
+        return Err(AppError::BadRequest(format!(
+            "the body is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     let syntax =
         |e: serde_json::Error| AppError::BadRequest(format!("the body is not valid JSON: {e}"));
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -126,7 +164,17 @@ impl FromRequest for MergePatch {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let fut = extract::<serde_json::Value>(req, payload, Accepts::MergePatch);
-        Box::pin(async move { fut.await.map(MergePatch) })
+        Box::pin(async move {
+            // Every resource here is an object, so only an object patches it. Refused before
+            // any precondition is looked at: a malformed body is a 400 whatever If-Match says.
+            match fut.await? {
+                patch @ serde_json::Value::Object(_) => Ok(MergePatch(patch)),
+                _ => Err(AppError::invalid(
+                    "body",
+                    "a merge patch must be a JSON object",
+                )),
+            }
+        })
     }
 }
 

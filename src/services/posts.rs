@@ -9,7 +9,7 @@ use crate::db::models::{NewPost, Post, PostChanges};
 use crate::db::schema::posts;
 use crate::db::{self, write_transaction, DbConnection};
 use crate::domain::{bounded_text, Fields, Sort, TextKind, Window};
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 
 pub const SORTABLE: &[&str] = &["id", "title", "created_at", "updated_at"];
 
@@ -20,7 +20,7 @@ pub struct PostInput {
     /// 1 to 200 characters.
     #[schema(example = "Hello, switchboard")]
     pub title: String,
-    /// 1 to 20000 characters; newlines allowed.
+    /// 1 to 20000 characters of HTML, cleaned to a safe allow-list (plain text is fine).
     #[schema(example = "First post.")]
     pub body: String,
 }
@@ -34,14 +34,27 @@ impl PostInput {
             1..=200,
             TextKind::SingleLine,
         ));
-        let body = f.take(bounded_text(
-            "body",
-            &self.body,
-            1..=20_000,
-            TextKind::MultiLine,
-        ));
+        let body = f.take(
+            bounded_text("body", &self.body, 1..=20_000, TextKind::MultiLine)
+                .and_then(|body| sanitize_html("body", &body)),
+        );
         f.finish(|| Some((title?, body?)))
     }
+}
+
+/// Post bodies are HTML: kept to ammonia's allow-list of harmless formatting (no scripts,
+/// styles, event handlers or `javascript:` links; links get `rel="noopener noreferrer"`).
+/// Plain text passes through with `<` and `&` escaped. A body that is nothing but
+/// disallowed markup is refused rather than stored empty.
+fn sanitize_html(field: &str, raw: &str) -> Result<String, FieldError> {
+    let clean = ammonia::clean(raw);
+    if clean.trim().is_empty() {
+        return Err(FieldError::new(
+            field,
+            "has no content left once unsafe HTML is removed",
+        ));
+    }
+    Ok(clean)
 }
 
 pub fn list(
@@ -158,4 +171,23 @@ pub fn delete(
         diesel::delete(posts::table.find(id)).execute(conn)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_keep_formatting_and_lose_anything_active() {
+        let clean = sanitize_html("body", r#"<p onclick="x()">Hi <b>there</b><script>alert(1)</script> <a href="javascript:alert(1)">x</a></p>"#).unwrap();
+        assert_eq!(
+            clean,
+            r#"<p>Hi <b>there</b> <a rel="noopener noreferrer">x</a></p>"#
+        );
+        assert_eq!(
+            sanitize_html("body", "1 < 2 & 3").unwrap(),
+            "1 &lt; 2 &amp; 3"
+        );
+        assert!(sanitize_html("body", "<script>alert(1)</script>").is_err());
+    }
 }
