@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod lab;
 pub mod metrics;
 #[cfg(test)]
 mod proptests;

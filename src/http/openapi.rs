@@ -25,6 +25,7 @@ use crate::rest::{health, v1};
         v1::products::replace, v1::products::patch, v1::products::delete,
         v1::orders::list, v1::orders::create, v1::orders::get, v1::orders::patch, v1::orders::delete,
         v1::rooms::list, v1::rooms::create, v1::rooms::get, v1::rooms::messages,
+        crate::lab::sync, crate::lab::blocking, crate::lab::asynchronous, crate::lab::cpu,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -36,6 +37,7 @@ use crate::rest::{health, v1};
         (name = "orders", description = "Orders and their life cycle"),
         (name = "rooms", description = "Chat rooms and their history (live chat: /ws/chat, docs/PROTOCOL.md)"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "lab", description = "The same work done blocking the worker, on the blocking pool, and awaited (docs/CONCEPTS.md)"),
     ),
 )]
 pub struct ApiDoc;

@@ -9,12 +9,16 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::{web, Error, HttpMessage};
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// When a worker began on the request (the lab reports time spent before its handler).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestStart(pub Instant);
 
 /// Ids from clients are kept only if short and printable, so they cannot forge log lines.
 fn client_request_id(req: &ServiceRequest) -> Option<String> {
@@ -32,6 +36,7 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
+    req.extensions_mut().insert(RequestStart(started));
     let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();

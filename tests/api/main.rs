@@ -9,6 +9,7 @@ mod e2e;
 mod events;
 mod faults;
 mod graphql;
+mod lab;
 mod ordering;
 mod products;
 mod security;
