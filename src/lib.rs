@@ -4,6 +4,7 @@
 //! business rules) → `db`. `startup::Application` builds the server for `serve`, the tests
 //! and the benchmarks alike.
 
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod domain;

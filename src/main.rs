@@ -37,6 +37,9 @@ enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL), as docs/schema.graphql holds it.
     GraphqlSchema,
+    /// Measure a server with named scenarios (lab, rest, graphql, ws-echo, ws-fanout,
+    /// ws-hold); without --url, starts one on a temporary `seed --bench` database.
+    Bench(Box<switchboard::bench::BenchArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -82,12 +85,19 @@ struct SeedArgs {
     database: DatabaseArgs,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(&cli.log);
     match cli.command {
-        None => serve(cli.serve).await,
+        // The load generator runs its own multi-threaded runtime, outside actix's.
+        Some(Command::Bench(args)) => switchboard::bench::run(*args),
+        command => actix_web::rt::System::new().block_on(run(command, cli.serve)),
+    }
+}
+
+async fn run(command: Option<Command>, serve_args: ServeArgs) -> anyhow::Result<()> {
+    match command {
+        None => serve(serve_args).await,
         Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Migrate(db)) => {
             open_database(&db.database_url, 1).await?;
@@ -99,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", switchboard::graphql::sdl());
             Ok(())
         }
+        Some(Command::Bench(_)) => unreachable!("bench runs outside the actix system"),
     }
 }
 

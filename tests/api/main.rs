@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod bench;
 mod chat;
 mod cli;
 mod e2e;

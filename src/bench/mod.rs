@@ -1,0 +1,384 @@
+//! `switchboard bench`: a load generator with named scenarios. Against `--url`, or, with no
+//! URL, against a server it starts itself (a child process, so the server's memory can be
+//! read on its own) on a temporary database filled by `seed --bench`.
+
+mod http_client;
+mod progress;
+mod report;
+pub mod scenarios;
+mod stats;
+mod ws_client;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use http_client::HttpConn;
+use report::{Machine, Results};
+use scenarios::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Every lab model (sync, blocking, async) at every concurrency.
+    Lab,
+    /// A product by random id, a list page, and /healthz as the in-run ceiling.
+    Rest,
+    /// The seed's query and `users(first: 50) { name posts { title } }`.
+    Graphql,
+    /// Echo round trips over many connections.
+    WsEcho,
+    /// One sender, many room members: delivery latency, lost and duplicated messages.
+    WsFanout,
+    /// Many idle chat connections: server memory per connection, and a broadcast to all.
+    WsHold,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Scenarios to run (default: all, in this order).
+    #[arg(value_enum)]
+    pub scenarios: Vec<Scenario>,
+
+    /// The server to measure, e.g. http://127.0.0.1:8080 (plain HTTP). Without it a server
+    /// is started on a temporary database filled by `seed --bench`.
+    #[arg(long)]
+    pub url: Option<String>,
+
+    /// Seconds each measured case runs.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+
+    /// Concurrency levels of the lab scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64,256")]
+    pub concurrency: Vec<usize>,
+
+    /// Connections of the rest and graphql scenarios.
+    #[arg(long, default_value_t = 64)]
+    pub http_concurrency: usize,
+
+    /// The lab's simulated I/O, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub ms: u64,
+
+    /// Connections of ws-echo.
+    #[arg(long, default_value_t = 100)]
+    pub connections: usize,
+
+    /// Room members of ws-fanout.
+    #[arg(long, default_value_t = 1000)]
+    pub members: usize,
+
+    /// Messages per second the ws-fanout sender sends.
+    #[arg(long, default_value_t = 100)]
+    pub rate: u32,
+
+    /// Seconds the ws-fanout sender sends.
+    #[arg(long, default_value_t = 10.0)]
+    pub fanout_duration: f64,
+
+    /// Idle connections of ws-hold.
+    #[arg(long, default_value_t = 10_000)]
+    pub hold: usize,
+
+    /// Where the JSON results and the SVG chart go (also as latest.json / latest.svg).
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+
+    /// Admin account used for the GraphQL user list (the started server's is made for it).
+    #[arg(long, default_value = "admin@example.com")]
+    pub admin_email: String,
+
+    #[arg(long, env = "SWITCHBOARD_BENCH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Password of the seeded users `user1@example.com`... (chat connections sign in as them).
+    #[arg(long, default_value = "switchboard")]
+    pub user_password: String,
+
+    /// Distinct users behind the chat connections (presence is per user, so many
+    /// connections of few users keep join traffic linear).
+    #[arg(long, default_value_t = 20)]
+    pub chat_users: usize,
+
+    /// HTTP workers of the server the bench starts (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// Blocking-pool threads per worker of the server the bench starts.
+    #[arg(long)]
+    pub blocking_threads: Option<usize>,
+
+    /// Client runtime threads (default: one per core).
+    #[arg(long)]
+    pub client_threads: Option<usize>,
+}
+
+/// A server this run started, stopped when dropped.
+struct OwnServer {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pid: u32,
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server's resident memory in bytes, from /proc (Linux).
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnServer, String)> {
+    let exe = std::env::current_exe().context("cannot find the switchboard binary")?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    let db = db.to_string_lossy().into_owned();
+    eprintln!("seeding a temporary database (seed --bench)...");
+    let seeded = Command::new(&exe)
+        .args(["seed", "--bench", "--database-url", &db])
+        .args([
+            "--admin-email",
+            &args.admin_email,
+            "--admin-password",
+            admin_password,
+        ])
+        .args([
+            "--user-password",
+            &args.user_password,
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .context("running seed --bench")?;
+    anyhow::ensure!(seeded.success(), "seed --bench failed");
+    let log = dir.path().join("server.log");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["serve", "--port", "0", "--database-url", &db])
+        // Every production middleware stays on; the budgets are just out of reach.
+        .args(["--rate-limit", "1000000", "--rate-limit-burst", "1000000"])
+        .args([
+            "--auth-rate-limit",
+            "1000000",
+            "--auth-rate-limit-burst",
+            "1000000",
+        ])
+        .args([
+            "--ws-rate",
+            "1000000",
+            "--ws-burst",
+            "1000000",
+            "--ws-queue",
+            "1024",
+        ])
+        .args([
+            "--jwt-secret",
+            &format!("bench-{}", uuid::Uuid::new_v4().simple()),
+        ])
+        .env_remove("DATABASE_URL")
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(Stdio::null());
+    if let Some(w) = args.workers {
+        cmd.args(["--workers", &w.to_string()]);
+    }
+    if let Some(b) = args.blocking_threads {
+        cmd.args(["--blocking-threads", &b.to_string()]);
+    }
+    let child = cmd.spawn().context("starting the server")?;
+    let pid = child.id();
+    let server = OwnServer {
+        child,
+        _dir: dir,
+        pid,
+    };
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = text.split("listening on http://").nth(1) {
+            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            return Ok((server, addr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("the server did not start; see its log")
+}
+
+async fn token(addr: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let mut conn = HttpConn::connect(addr).await?;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .finish();
+    let reply = conn.post_form("/api/v1/auth/token", &body).await?;
+    anyhow::ensure!(
+        reply.status == 200,
+        "signing in as {email} failed ({})",
+        reply.status
+    );
+    let value: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    value["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access_token in the token response")
+}
+
+async fn count_products(addr: &str) -> u32 {
+    let Ok(mut conn) = HttpConn::connect(addr).await else {
+        return 1;
+    };
+    match conn.get("/api/v1/products?limit=1", None).await {
+        Ok(reply) => serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| v["total"].as_u64())
+            .map_or(1, |n| n as u32),
+        Err(_) => 1,
+    }
+}
+
+/// Runs the chosen scenarios and writes the report.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let threads = args
+        .client_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
+    let admin_password = args
+        .admin_password
+        .clone()
+        .unwrap_or_else(|| format!("bench-{}", uuid::Uuid::new_v4().simple()));
+    let (server, addr, target_label) = match &args.url {
+        Some(url) => {
+            let url = url::Url::parse(url).context("--url is not a URL")?;
+            anyhow::ensure!(
+                url.scheme() == "http",
+                "the bench speaks plain HTTP; use an http:// URL"
+            );
+            let host = url.host_str().context("--url has no host")?;
+            let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(80));
+            (None, addr.clone(), format!("http://{addr}"))
+        }
+        None => {
+            let (server, addr) = start_server(&args, &admin_password)?;
+            let label = format!(
+                "switchboard at http://{addr} started by bench (workers {}, SQLite, seed --bench)",
+                args.workers.map_or("= cores".to_owned(), |w| w.to_string())
+            );
+            (Some(server), addr, label)
+        }
+    };
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::value_variants().to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let needs_admin = scenarios.contains(&Scenario::Graphql);
+    let needs_users = scenarios
+        .iter()
+        .any(|s| matches!(s, Scenario::WsFanout | Scenario::WsHold));
+    let admin_token = if needs_admin {
+        token(&addr, &args.admin_email, &admin_password).await?
+    } else {
+        String::new()
+    };
+    let mut user_tokens = Vec::new();
+    if needs_users {
+        for i in 1..=args.chat_users.max(1) {
+            user_tokens
+                .push(token(&addr, &format!("user{i}@example.com"), &args.user_password).await?);
+        }
+    }
+    let target = Target {
+        products: count_products(&addr).await,
+        addr: addr.clone(),
+        admin_token,
+        user_tokens,
+    };
+    let duration = Duration::from_secs_f64(args.duration.max(0.1));
+    let started_at = chrono::Utc::now();
+    eprintln!("benchmarking {target_label}");
+    let mut runs = Vec::new();
+    for scenario in &scenarios {
+        match scenario {
+            Scenario::Lab => {
+                runs.extend(scenarios::lab(&target, &args.concurrency, args.ms, duration).await)
+            }
+            Scenario::Rest => {
+                runs.extend(scenarios::rest(&target, args.http_concurrency, duration).await)
+            }
+            Scenario::Graphql => {
+                runs.extend(scenarios::graphql(&target, args.http_concurrency, duration).await)
+            }
+            Scenario::WsEcho => {
+                runs.extend(scenarios::ws_echo(&target, args.connections, duration).await)
+            }
+            Scenario::WsFanout => runs.extend(
+                scenarios::ws_fanout(
+                    &target,
+                    args.members,
+                    args.rate,
+                    Duration::from_secs_f64(args.fanout_duration.max(0.1)),
+                )
+                .await,
+            ),
+            Scenario::WsHold => {
+                let pid = server.as_ref().map(|s| s.pid);
+                runs.extend(
+                    scenarios::ws_hold(&target, args.hold, move || pid.and_then(rss_of)).await,
+                )
+            }
+        }
+    }
+    let results = Results {
+        started_at: started_at.to_rfc3339(),
+        target: target_label,
+        machine: Machine::here(),
+        settings: json!({
+            "duration_s": args.duration,
+            "lab_concurrency": args.concurrency,
+            "lab_ms": args.ms,
+            "http_concurrency": args.http_concurrency,
+            "ws_echo_connections": args.connections,
+            "fanout_members": args.members,
+            "fanout_rate": args.rate,
+            "fanout_duration_s": args.fanout_duration,
+            "hold_connections": args.hold,
+            "workers": args.workers,
+            "blocking_threads": args.blocking_threads,
+        }),
+        runs,
+    };
+    println!("\n{}", report::table(&results.runs));
+    let stem = started_at.format("%Y%m%dT%H%M%SZ").to_string();
+    let (json_path, svg_path) = report::write(&args.out, &stem, &results)?;
+    println!(
+        "results: {}\nchart:   {}",
+        json_path.display(),
+        svg_path.display()
+    );
+    drop(server);
+    Ok(())
+}
