@@ -74,6 +74,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Where `switchboard bench` wrote its results; the /lab page shows `latest.json`.
+    #[arg(long, env = "SWITCHBOARD_LAB_RESULTS", default_value = "bench-results")]
+    pub lab_results: std::path::PathBuf,
+
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,

@@ -25,6 +25,7 @@ use crate::http::rate_limit::{self, RateLimits};
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
 use crate::http::{assets, security};
+use crate::lab::runs::LabRuns;
 use crate::metrics::Metrics;
 use crate::rest::{health, v1};
 use crate::services::auth::{Tokens, MIN_SECRET_BYTES};
@@ -210,6 +211,15 @@ impl Application {
         let tls = tls::server_config(&args.tls)?;
         let tls_on = tls.is_some();
         let cors_origins = args.cors_origins.clone();
+        let lab_runs = web::Data::new(LabRuns::new(
+            args.lab_results.clone(),
+            (!tls_on).then(|| match args.host {
+                std::net::IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{port}"),
+                std::net::IpAddr::V6(ip) if ip.is_unspecified() => format!("[::1]:{port}"),
+                std::net::IpAddr::V4(ip) => format!("{ip}:{port}"),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+            }),
+        ));
 
         let server = HttpServer::new(move || {
             App::new()
@@ -221,6 +231,7 @@ impl Application {
                 .wrap(security::headers(tls_on))
                 .wrap(middleware::from_fn(request_context))
                 .app_data(limits_data.clone())
+                .app_data(lab_runs.clone())
                 .app_data(db_data.clone())
                 .app_data(tokens.clone())
                 .app_data(openapi.clone())

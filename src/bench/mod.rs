@@ -316,6 +316,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         addr: addr.clone(),
         admin_token,
         user_tokens,
+        quiet: false,
     };
     let duration = Duration::from_secs_f64(args.duration.max(0.1));
     let started_at = chrono::Utc::now();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Progress {
+    quiet: bool,
     stop: Arc<AtomicBool>,
     label: String,
     done: Arc<AtomicU64>,
@@ -16,10 +17,10 @@ pub struct Progress {
 const WIDTH: usize = 24;
 
 impl Progress {
-    pub fn start(label: &str, duration: Duration, done: Arc<AtomicU64>) -> Self {
+    pub fn start(label: &str, duration: Duration, done: Arc<AtomicU64>, quiet: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
-        if std::io::stderr().is_terminal() {
+        if !quiet && std::io::stderr().is_terminal() {
             let (stop, label, done) = (stop.clone(), label.to_owned(), done.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
@@ -38,6 +39,7 @@ impl Progress {
             });
         }
         Self {
+            quiet,
             stop,
             label: label.to_owned(),
             done,
@@ -47,6 +49,9 @@ impl Progress {
 
     pub fn finish(self) {
         self.stop.store(true, Ordering::Relaxed);
+        if self.quiet {
+            return;
+        }
         let line = format!(
             "  {:<36} done in {:.1}s, {} completed",
             self.label,

@@ -192,45 +192,38 @@ fn lab_panel(
         top - 12.0,
         escape(unit)
     );
-    if ideal {
+    // "x,y x,y ..." of one line: `of(run)` for the runs of `case`, by concurrency.
+    let polyline = |case: &str, of: &dyn Fn(&Run) -> f64| -> (String, Vec<(f64, f64)>) {
         let mut pts: Vec<(usize, f64)> = runs
             .iter()
-            .filter(|r| r.case == "async")
-            .map(|r| (r.concurrency, ideal_of(r)))
+            .filter(|r| r.case == case)
+            .map(|r| (r.concurrency, of(r)))
             .collect();
         pts.sort_by_key(|p| p.0);
-        let path: Vec<String> = pts
+        let xy: Vec<(f64, f64)> = pts.iter().map(|(c, v)| (x(*c), y(*v))).collect();
+        let path = xy
             .iter()
-            .map(|(c, v)| format!("{:.1},{:.1}", x(*c), y(*v)))
-            .collect();
+            .map(|(px, py)| format!("{px:.1},{py:.1}"))
+            .collect::<Vec<_>>();
+        (path.join(" "), xy)
+    };
+    if ideal {
+        let (path, _) = polyline("async", &ideal_of);
         let _ = writeln!(
             out,
-            r##"<polyline points="{}" fill="none" stroke="#888" stroke-dasharray="4 4"/>"##,
-            path.join(" ")
+            r##"<polyline points="{path}" fill="none" stroke="#888" stroke-dasharray="4 4"/>"##
         );
     }
     for (i, (model, color)) in COLORS.iter().enumerate() {
-        let mut pts: Vec<(usize, f64)> = runs
-            .iter()
-            .filter(|r| r.case == *model)
-            .map(|r| (r.concurrency, value(r)))
-            .collect();
-        pts.sort_by_key(|p| p.0);
-        let path: Vec<String> = pts
-            .iter()
-            .map(|(c, v)| format!("{:.1},{:.1}", x(*c), y(*v)))
-            .collect();
+        let (path, xy) = polyline(model, &value);
         let _ = writeln!(
             out,
-            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5"/>"#,
-            path.join(" ")
+            r#"<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>"#
         );
-        for (c, v) in &pts {
+        for (px, py) in xy {
             let _ = writeln!(
                 out,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"/>"#,
-                x(*c),
-                y(*v)
+                r#"<circle cx="{px:.1}" cy="{py:.1}" r="3.5" fill="{color}"/>"#
             );
         }
         let _ = writeln!(

@@ -38,6 +38,8 @@ pub struct Target {
     /// Tokens of ordinary users, for chat connections.
     pub user_tokens: Vec<String>,
     pub products: u32,
+    /// No progress bar (runs started from the server's /lab page).
+    pub quiet: bool,
 }
 
 /// Makes a request path for each request (a random product id, say).
@@ -63,7 +65,7 @@ pub async fn http_load(
     duration: Duration,
 ) -> Summary {
     let done = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(label, duration, done.clone());
+    let progress = Progress::start(label, duration, done.clone(), target.quiet);
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(concurrency);
@@ -228,7 +230,12 @@ pub async fn graphql(target: &Target, concurrency: usize, duration: Duration) ->
 /// `connections` echo connections, each sending its next frame when the echo arrives.
 pub async fn ws_echo(target: &Target, connections: usize, duration: Duration) -> Vec<Run> {
     let done = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(&format!("ws-echo c={connections}"), duration, done.clone());
+    let progress = Progress::start(
+        &format!("ws-echo c={connections}"),
+        duration,
+        done.clone(),
+        target.quiet,
+    );
     let mut conns = Vec::with_capacity(connections);
     let mut failed = 0;
     for _ in 0..connections {
@@ -440,6 +447,7 @@ pub async fn ws_fanout(target: &Target, members: usize, rate: u32, duration: Dur
         &format!("ws-fanout n={members} rate={rate}/s"),
         duration,
         delivered.clone(),
+        target.quiet,
     );
     let sent = sender.await.ok().and_then(Result::ok).unwrap_or(0);
     let mut all = Samples {

@@ -26,6 +26,7 @@ use crate::rest::{health, v1};
         v1::orders::list, v1::orders::create, v1::orders::get, v1::orders::patch, v1::orders::delete,
         v1::rooms::list, v1::rooms::create, v1::rooms::get, v1::rooms::messages,
         crate::lab::sync, crate::lab::blocking, crate::lab::asynchronous, crate::lab::cpu,
+        crate::lab::runs::latest, crate::lab::runs::start,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),

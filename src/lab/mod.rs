@@ -13,6 +13,8 @@
 //! `cpu` does CPU-bound work (SHA-256 rounds) on each model, to show where async does not
 //! help: computing holds a thread whichever way it is scheduled.
 
+pub mod runs;
+
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -348,5 +350,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/lab/sync").get(sync).build())
         .service(Endpoint::new("/lab/blocking").get(blocking).build())
         .service(Endpoint::new("/lab/async").get(asynchronous).build())
-        .service(Endpoint::new("/lab/cpu").get(cpu).build());
+        .service(Endpoint::new("/lab/cpu").get(cpu).build())
+        .service(Endpoint::new("/lab/results").get(runs::latest).build())
+        .service(Endpoint::new("/lab/runs").post(runs::start).build());
 }

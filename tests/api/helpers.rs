@@ -190,6 +190,7 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
         refresh_token_ttl: 3600,
         max_body_bytes: 64 * 1024,
         shutdown_timeout: 1,
+        lab_results: "bench-results".into(),
         database: DatabaseArgs {
             database_url: database_url.to_owned(),
             db_pool_size: 5,

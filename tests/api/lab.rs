@@ -63,3 +63,45 @@ async fn cpu_work_runs_where_asked_and_inputs_are_bounded() {
         app.get(bad).send().await.problem(400);
     }
 }
+
+#[actix_web::test]
+async fn the_lab_page_gets_the_last_results_and_can_run_a_small_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().to_owned();
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, move |a| {
+        a.lab_results = results;
+    })
+    .await
+    .unwrap();
+    app.get("/api/v1/lab/results").send().await.problem(404);
+    std::fs::write(dir.path().join("latest.json"), br#"{"runs":[]}"#).unwrap();
+    let r = app.get("/api/v1/lab/results").send().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["runs"], serde_json::json!([]));
+
+    let r = app
+        .post("/api/v1/lab/runs")
+        .json(&serde_json::json!({"ms": 2, "concurrency": [1, 2], "seconds": 0.2}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let runs = r.json()["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 6);
+    for run in &runs {
+        assert_eq!(run["scenario"], "lab");
+        assert!(run["summary"]["count"].as_u64().unwrap() > 0, "{run}");
+        assert_eq!(run["summary"]["errors"], 0);
+    }
+    for bad in [
+        serde_json::json!({"ms": 500}),
+        serde_json::json!({"concurrency": [1, 2, 3, 4, 5]}),
+        serde_json::json!({"concurrency": [100]}),
+        serde_json::json!({"seconds": 60}),
+    ] {
+        app.post("/api/v1/lab/runs")
+            .json(&bad)
+            .send()
+            .await
+            .problem(400);
+    }
+}
