@@ -139,6 +139,7 @@ impl Metrics {
             pool_connections: pool.connections,
             pool_idle: pool.idle_connections,
             db_queries: db.queries().total(),
+            resident_bytes: resident_memory(),
         }
     }
 }
@@ -159,6 +160,7 @@ pub struct Reading {
     pool_connections: u32,
     pool_idle: u32,
     db_queries: u64,
+    resident_bytes: Option<u64>,
 }
 
 impl Reading {
@@ -272,6 +274,15 @@ impl Reading {
             "SQL statements sent to the database (pool health checks included).",
             &single(self.db_queries as f64),
         );
+        if let Some(bytes) = self.resident_bytes {
+            family(
+                &mut out,
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                &single(bytes as f64),
+            );
+        }
         family(
             &mut out,
             "switchboard_uptime_seconds",
@@ -329,6 +340,13 @@ impl Reading {
             },
         }
     }
+}
+
+/// This process's resident memory, from /proc (Linux only; `None` elsewhere).
+fn resident_memory() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 /// One metric family: its HELP and TYPE lines, then one sample per label set.

@@ -132,7 +132,7 @@ impl Drop for OwnServer {
 }
 
 /// The server's resident memory in bytes, from /proc (Linux).
-fn rss_of(pid: u32) -> Option<u64> {
+pub(crate) fn rss_of(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status
         .lines()
@@ -347,9 +347,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
             ),
             Scenario::WsHold => {
                 let pid = server.as_ref().map(|s| s.pid);
-                runs.extend(
-                    scenarios::ws_hold(&target, args.hold, move || pid.and_then(rss_of)).await,
-                )
+                runs.extend(scenarios::ws_hold(&target, args.hold, pid).await)
             }
         }
     }

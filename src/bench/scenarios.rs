@@ -485,8 +485,23 @@ pub async fn ws_fanout(target: &Target, members: usize, rate: u32, duration: Dur
 
 /// `count` idle chat connections in one room: the server's memory before and after, and
 /// whether every one of them still receives a broadcast.
-pub async fn ws_hold(target: &Target, count: usize, memory: impl Fn() -> Option<u64>) -> Vec<Run> {
-    let before = memory();
+/// The server's resident memory: from /proc for a server the bench started, else from its
+/// `/metrics` (`process_resident_memory_bytes`).
+async fn server_memory(target: &Target, pid: Option<u32>) -> Option<u64> {
+    if let Some(pid) = pid {
+        return super::rss_of(pid);
+    }
+    let mut conn = HttpConn::connect(&target.addr).await.ok()?;
+    let reply = conn.get("/metrics", None).await.ok()?;
+    String::from_utf8_lossy(&reply.body)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run> {
+    let before = server_memory(target, pid).await;
     let room = format!("hold-{}", scramble(count as u64 + 7) % 1_000_000);
     eprintln!("  ws-hold: opening {count} chat connections...");
     let started = Instant::now();
@@ -494,7 +509,7 @@ pub async fn ws_hold(target: &Target, count: usize, memory: impl Fn() -> Option<
     let connect_secs = started.elapsed().as_secs_f64();
     // Let the server settle (allocator, presence frames) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = memory();
+    let after = server_memory(target, pid).await;
     let received = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = members
         .into_iter()

@@ -50,6 +50,21 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../static/graphiql.js"),
     },
     Asset {
+        path: "/lab",
+        content_type: HTML,
+        body: include_str!("../../static/lab.html"),
+    },
+    Asset {
+        path: "/static/lab.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/lab.js"),
+    },
+    Asset {
+        path: "/static/lab.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../static/lab.css"),
+    },
+    Asset {
         path: "/static/app.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../static/app.css"),

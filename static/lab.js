@@ -1,0 +1,1 @@
+/* placeholder: the lab page is being written */
