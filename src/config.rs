@@ -97,6 +97,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: RateLimitArgs,
 
+    #[command(flatten)]
+    pub redis: RedisArgs,
+
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `https://app.example.com`; repeat or comma-separate. `*` allows any origin (never
     /// with credentials). None by default: only same-origin pages.
@@ -240,5 +243,34 @@ impl ServeArgs {
 
     pub fn refresh_ttl(&self) -> Duration {
         Duration::from_secs(self.refresh_token_ttl.max(1))
+    }
+}
+
+/// Scale-out: several instances bridge chat, presence and events through Redis pub/sub
+/// (docs/DEPLOY.md). Without a URL the instance stands alone.
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Redis to bridge instances through, e.g. redis://127.0.0.1:6379/0.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of the channel and keys, so deployments (or test runs) can share a Redis.
+    #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "switchboard")]
+    pub redis_prefix: String,
+
+    /// Seconds an instance's presence outlives its last heartbeat (beats every third).
+    #[arg(long, env = "SWITCHBOARD_REDIS_PRESENCE_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub redis_presence_ttl: u64,
+}
+
+impl RedisArgs {
+    pub fn bridge(&self) -> Option<crate::bridge::BridgeConfig> {
+        self.redis_url
+            .as_ref()
+            .map(|url| crate::bridge::BridgeConfig {
+                url: url.clone(),
+                prefix: self.redis_prefix.clone(),
+                presence_ttl: Duration::from_secs(self.redis_presence_ttl),
+            })
     }
 }

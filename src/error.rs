@@ -57,6 +57,9 @@ pub enum AppError {
     RateLimited(u64),
     #[error("database unavailable: {0}")]
     Pool(#[source] r2d2::Error),
+    /// A dependency other than the database is down (the Redis bridge); the text says which.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Database(diesel::result::Error),
     #[error(transparent)]
@@ -85,7 +88,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             AppError::RateLimited(_) => "RATE_LIMITED",
-            AppError::Pool(_) => "UNAVAILABLE",
+            AppError::Pool(_) | AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -103,7 +106,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "/problems/payload-too-large",
             AppError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             AppError::RateLimited(_) => "/problems/rate-limited",
-            AppError::Pool(_) => "/problems/unavailable",
+            AppError::Pool(_) | AppError::Unavailable(_) => "/problems/unavailable",
             AppError::Database(_) | AppError::Internal(_) => "/problems/internal",
         }
     }
@@ -221,7 +224,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Pool(_) | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -247,7 +250,7 @@ impl ResponseError for AppError {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }
             }
-            AppError::Pool(_) => {
+            AppError::Pool(_) | AppError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
             }
             AppError::RateLimited(secs) => {

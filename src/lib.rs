@@ -5,6 +5,7 @@
 //! and the benchmarks alike.
 
 pub mod bench;
+pub mod bridge;
 pub mod config;
 pub mod db;
 pub mod domain;

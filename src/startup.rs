@@ -15,6 +15,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+use crate::bridge::{self, Bridge, Relay};
 use crate::config::ServeArgs;
 use crate::db::{self, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
@@ -187,15 +188,46 @@ impl Application {
         let max_body = args.max_body_bytes;
 
         let metrics = Arc::new(Metrics::new());
+        let (bridge, link) = match args.redis.bridge() {
+            Some(config) => {
+                if db.backend() == db::Backend::Sqlite {
+                    tracing::warn!(
+                        "bridging through Redis on SQLite: instances share chat traffic but not \
+                         data; use PostgreSQL for several instances"
+                    );
+                }
+                let (bridge, link) = bridge::start(&config)?;
+                (bridge, Some(link))
+            }
+            None => (Bridge::disabled(), None),
+        };
         let hub = EventHub::new(db.clone(), metrics.clone()).start();
-        let chat = ChatServer::new(db.clone(), hub.clone().recipient(), metrics.clone()).start();
+        let chat = ChatServer::new(
+            db.clone(),
+            hub.clone().recipient(),
+            metrics.clone(),
+            bridge.clone(),
+        )
+        .start();
+        if let Some(link) = link {
+            link.spawn(Relay {
+                chat: chat.clone().recipient(),
+                snapshots: chat.clone().recipient(),
+                events: hub.clone().recipient(),
+            });
+        }
         let realtime = Realtime {
             chat,
+            bridge: bridge.clone(),
             hub: hub.clone(),
             metrics: metrics.clone(),
             limits: WsLimits::from(&args.ws),
         };
-        let events = Events::new(Arc::new(HubSink(hub)));
+        let events = Events::new(Arc::new(HubSink {
+            hub,
+            bridge: bridge.clone(),
+        }));
+        let bridge_data = web::Data::new(bridge);
         let schema = web::Data::new(graphql::schema(
             db.clone(),
             events.clone(),
@@ -205,7 +237,9 @@ impl Application {
         let events = web::Data::new(events);
         let realtime_data = web::Data::new(realtime.clone());
         let metrics_data = web::Data::from(metrics);
-        let limits = RateLimits::new(&args.limits, tokens.clone().into_inner())?;
+        // A per-process secret: only this server's own live lab runs know it.
+        let lab_key: Arc<str> = Alphanumeric.sample_string(&mut rand::rng(), 32).into();
+        let limits = RateLimits::new(&args.limits, tokens.clone().into_inner(), lab_key.clone())?;
         let limits_data = web::Data::new(limits.clone());
         let purge = limits.clone();
         let tls = tls::server_config(&args.tls)?;
@@ -219,6 +253,7 @@ impl Application {
                 std::net::IpAddr::V4(ip) => format!("{ip}:{port}"),
                 std::net::IpAddr::V6(ip) => format!("[{ip}]:{port}"),
             }),
+            lab_key,
         ));
 
         let server = HttpServer::new(move || {
@@ -237,6 +272,7 @@ impl Application {
                 .app_data(openapi.clone())
                 .app_data(events.clone())
                 .app_data(realtime_data.clone())
+                .app_data(bridge_data.clone())
                 .app_data(metrics_data.clone())
                 .app_data(schema.clone())
                 .app_data(BodyLimit(max_body))
@@ -327,6 +363,8 @@ impl Application {
             tracing::info!("shutting down: closing WebSocket sessions, finishing requests");
             realtime.chat.do_send(Shutdown);
             realtime.hub.do_send(ShutdownHub);
+            // Peers drop this instance's users now instead of at key expiry.
+            realtime.bridge.shutdown(Duration::from_secs(1)).await;
             // Give the sessions a moment to flush their close frames.
             actix_web::rt::time::sleep(Duration::from_millis(200)).await;
             if let Some(redirect) = redirect {

@@ -12,6 +12,8 @@ pub struct HttpConn {
     stream: BufReader<TcpStream>,
     host: String,
     line: String,
+    /// One more header line (with its CRLF) sent with every request.
+    extra: String,
 }
 
 /// What came back: the status and the body.
@@ -28,7 +30,16 @@ impl HttpConn {
             stream: BufReader::with_capacity(64 * 1024, stream),
             host: addr.to_owned(),
             line: String::new(),
+            extra: String::new(),
         })
+    }
+
+    /// Sends `name: value` with every request from now on.
+    pub fn with_header(mut self, header: Option<&(String, String)>) -> Self {
+        if let Some((name, value)) = header {
+            self.extra = format!("{name}: {value}\r\n");
+        }
+        self
     }
 
     pub async fn get(&mut self, path: &str, bearer: Option<&str>) -> io::Result<Reply> {
@@ -57,7 +68,10 @@ impl HttpConn {
         bearer: Option<&str>,
         body: Option<(&str, &[u8])>,
     ) -> io::Result<Reply> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{}",
+            self.host, self.extra
+        );
         if let Some(token) = bearer {
             head.push_str("Authorization: Bearer ");
             head.push_str(token);

@@ -317,6 +317,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         admin_token,
         user_tokens,
         quiet: false,
+        header: None,
     };
     let duration = Duration::from_secs_f64(args.duration.max(0.1));
     let started_at = chrono::Utc::now();

@@ -40,6 +40,9 @@ pub struct Target {
     pub products: u32,
     /// No progress bar (runs started from the server's /lab page).
     pub quiet: bool,
+    /// A header every load request carries (the /lab page's live runs prove with it that
+    /// they come from the server itself, so the API budget does not throttle them).
+    pub header: Option<(String, String)>,
 }
 
 /// Makes a request path for each request (a random product id, say).
@@ -70,6 +73,7 @@ pub async fn http_load(
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(concurrency);
     for worker in 0..concurrency {
+        let header = target.header.clone();
         let (addr, path, bearer, body, done) = (
             target.addr.clone(),
             path.clone(),
@@ -84,7 +88,7 @@ pub async fn http_load(
             while Instant::now() < deadline {
                 if conn.is_none() {
                     match HttpConn::connect(&addr).await {
-                        Ok(c) => conn = Some(c),
+                        Ok(c) => conn = Some(c.with_header(header.as_ref())),
                         Err(_) => {
                             samples.errors += 1;
                             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -126,11 +126,14 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+/// The name and id: blocking-pool threads all share one name, and the id tells them apart.
 fn thread_name() -> String {
     let current = std::thread::current();
+    let id = format!("{:?}", current.id());
+    let id = id.trim_start_matches("ThreadId(").trim_end_matches(')');
     match current.name() {
-        Some(name) => name.to_owned(),
-        None => format!("{:?}", current.id()),
+        Some(name) => format!("{name} #{id}"),
+        None => format!("thread #{id}"),
     }
 }
 

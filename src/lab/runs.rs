@@ -20,14 +20,20 @@ pub struct LabRuns {
     /// `host:port` of this server over plain HTTP; `None` with TLS (the load client speaks
     /// plain HTTP only).
     pub self_addr: Option<String>,
+    /// Sent as [`LAB_RUN_HEADER`] by live runs; the API budget lets such requests through.
+    key: Arc<str>,
     busy: AtomicBool,
 }
 
+/// The header a live run's requests prove their origin with (see `http::rate_limit`).
+pub const LAB_RUN_HEADER: &str = "x-switchboard-lab-run";
+
 impl LabRuns {
-    pub fn new(results_dir: PathBuf, self_addr: Option<String>) -> Self {
+    pub fn new(results_dir: PathBuf, self_addr: Option<String>, key: Arc<str>) -> Self {
         Self {
             results_dir,
             self_addr,
+            key,
             busy: AtomicBool::new(false),
         }
     }
@@ -119,6 +125,7 @@ pub async fn start(
             "another comparison is running; try again in a few seconds".into(),
         ));
     }
+    let header = Some((LAB_RUN_HEADER.to_owned(), runs.key.to_string()));
     let guard = Arc::clone(&runs.into_inner());
     let result = web::block(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -131,6 +138,7 @@ pub async fn start(
             user_tokens: Vec::new(),
             products: 1,
             quiet: true,
+            header,
         };
         anyhow::Ok(runtime.block_on(scenarios::lab(
             &target,

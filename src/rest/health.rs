@@ -1,11 +1,13 @@
 //! Probes for orchestrators: `/healthz` says the process serves requests, `/readyz` that it
-//! can also reach its database (503 when not, so a balancer stops sending traffic).
+//! can also reach its database and, when bridged, Redis (503 when not, so a balancer stops
+//! sending traffic to an instance whose users would miss other instances' messages).
 
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
+use crate::bridge::Bridge;
 use crate::db::Db;
 use crate::error::AppError;
 
@@ -16,6 +18,9 @@ pub struct Health {
     /// The database backend, on `/readyz`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// `up` when bridged to other instances through Redis, on `/readyz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<&'static str>,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
@@ -25,19 +30,35 @@ pub async fn healthz() -> HttpResponse {
         .json(Health {
             status: "ok",
             database: None,
+            redis: None,
         })
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, body = Health),
-    (status = 503, description = "The database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The database (or, when bridged, Redis) is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
-pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, AppError> {
+pub async fn readyz(
+    db: web::Data<Db>,
+    bridge: web::Data<Bridge>,
+) -> Result<HttpResponse, AppError> {
     db.ping(Duration::from_secs(2)).await?;
+    let redis = match bridge.is_up() {
+        None => None,
+        Some(true) => Some("up"),
+        Some(false) => {
+            return Err(AppError::Unavailable(
+                "the Redis bridge to the other instances is down; local chat still works and \
+                 it reconnects by itself"
+                    .into(),
+            ))
+        }
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(Health {
             status: "ready",
             database: Some(db.backend().to_string()),
+            redis,
         }))
 }

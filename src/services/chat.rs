@@ -33,7 +33,7 @@ pub struct RoomInput {
 }
 
 /// A stored message as every transport shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatMessage {
     pub id: i32,
     pub room: String,

@@ -4,20 +4,20 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::models::Order;
 use crate::domain::OrderStatus;
 
 /// A user as others see them in events and chat frames.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
     pub id: i32,
     pub name: String,
 }
 
 /// The part of an order a notification needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderSummary {
     pub id: i32,
     pub user_id: i32,
@@ -36,7 +36,9 @@ impl From<&Order> for OrderSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized as instances tell each other about it (see `bridge`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum DomainEvent {
     OrderCreated {
         order: OrderSummary,

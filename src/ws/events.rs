@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::conn::{Connection, HasConnection, Refusal, WsLimits};
 use super::protocol::{encode, FrameError, ServerFrame};
 use super::{next_session_id, Outbound, SessionId};
+use crate::bridge::{Bridge, FromPeer, Payload};
 use crate::db::Db;
 use crate::metrics::{Metrics, Reading, SessionKind};
 use crate::services::events::{DomainEvent, EventSink, OrderSummary, UserRef};
@@ -70,12 +71,21 @@ pub struct WatchOrders {
 #[rtype(result = "()")]
 pub struct ShutdownHub;
 
-/// The services' [`EventSink`]: hands events to the hub without waiting.
-pub struct HubSink(pub Addr<EventHub>);
+/// The services' [`EventSink`]: hands events to this instance's hub and, when bridged, to
+/// the other instances, without waiting.
+pub struct HubSink {
+    pub hub: Addr<EventHub>,
+    pub bridge: Bridge,
+}
 
 impl EventSink for HubSink {
     fn publish(&self, event: DomainEvent) {
-        self.0.do_send(Publish(event));
+        if self.bridge.is_enabled() {
+            self.bridge.publish(Payload::Event {
+                event: event.clone(),
+            });
+        }
+        self.hub.do_send(Publish(event));
     }
 }
 
@@ -221,6 +231,25 @@ impl Handler<Unsubscribe> for EventHub {
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
         self.remove(msg.id);
+    }
+}
+
+impl Handler<FromPeer> for EventHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: FromPeer, ctx: &mut Self::Context) {
+        match msg.payload {
+            Payload::Event { event } => self.handle(Publish(event), ctx),
+            Payload::Notify { users, frame } => self.handle(
+                NotifyUsers {
+                    users,
+                    frame: frame.into(),
+                },
+                ctx,
+            ),
+            // The chat server's.
+            _ => {}
+        }
     }
 }
 

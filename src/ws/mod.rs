@@ -66,6 +66,8 @@ impl Outbound {
 #[derive(Clone)]
 pub struct Realtime {
     pub chat: Addr<ChatServer>,
+    /// The link to other instances (disabled when standing alone).
+    pub bridge: crate::bridge::Bridge,
     pub hub: Addr<EventHub>,
     pub metrics: Arc<Metrics>,
     pub limits: WsLimits,

@@ -21,6 +21,8 @@ use tokio::sync::mpsc;
 use super::events::NotifyUsers;
 use super::protocol::{encode, ClientFrame, FrameError, ServerFrame};
 use super::{Outbound, SessionId};
+use crate::bridge::peers::{Flip, Peers};
+use crate::bridge::{Bridge, FromPeer, Payload, PeerSnapshot};
 use crate::db::models::Room;
 use crate::db::Db;
 use crate::domain::RoomName;
@@ -109,8 +111,14 @@ impl RoomState {
         self.joined.is_empty() && self.joining.is_empty() && self.queue.is_empty() && !self.busy
     }
 
-    fn members(&self) -> Vec<&UserRef> {
+    /// Everyone present, here or (through the bridge) on another instance, each once.
+    fn members<'a>(&'a self, room: &RoomName, peers: &'a Peers) -> Vec<&'a UserRef> {
         let mut users: Vec<&UserRef> = self.present.values().map(|(u, _)| u).collect();
+        users.extend(
+            peers
+                .present(room)
+                .filter(|u| !self.present.contains_key(&u.id)),
+        );
         users.sort_by_key(|u| u.id);
         users
     }
@@ -134,10 +142,18 @@ pub struct ChatServer {
     online: HashMap<i32, usize>,
     rooms: HashMap<RoomName, RoomState>,
     watchers: HashMap<RoomName, Vec<mpsc::Sender<Arc<ChatMessage>>>>,
+    /// Other instances, when bridged through Redis.
+    bridge: Bridge,
+    peers: Peers,
 }
 
 impl ChatServer {
-    pub fn new(db: Db, notify: Recipient<NotifyUsers>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        db: Db,
+        notify: Recipient<NotifyUsers>,
+        metrics: Arc<Metrics>,
+        bridge: Bridge,
+    ) -> Self {
         Self {
             db,
             notify,
@@ -146,7 +162,30 @@ impl ChatServer {
             online: HashMap::new(),
             rooms: HashMap::new(),
             watchers: HashMap::new(),
+            bridge,
+            peers: Peers::default(),
         }
+    }
+
+    /// Tells this instance's sessions about users arriving in or leaving a room on other
+    /// instances, unless those users are present here too (then nothing changed for them).
+    fn announce(&mut self, flips: Vec<Flip>) {
+        let mut slow = Vec::new();
+        for (room, user, present) in flips {
+            let Some(state) = self.rooms.get(&room) else {
+                continue;
+            };
+            if state.present.contains_key(&user.id) {
+                continue;
+            }
+            let frame = encode(&ServerFrame::Presence {
+                room: room.as_str(),
+                joined: present.then_some(&user),
+                left: (!present).then_some(&user),
+            });
+            self.broadcast(&room, &frame, |_, _| false, &mut slow);
+        }
+        self.drop_sessions(slow, true);
     }
 
     /// Hands stored messages to the room's subscription watchers, forgetting gone or
@@ -223,6 +262,7 @@ impl ChatServer {
                 *count -= 1;
                 if *count == 0 {
                     self.online.remove(&member.user.id);
+                    self.bridge.online(member.user.id, false);
                 }
             }
             for room in &member.rooms {
@@ -254,6 +294,10 @@ impl ChatServer {
             return None;
         }
         state.present.remove(&user.id);
+        self.bridge.presence(room, user, false);
+        if self.peers.is_present(room, user.id) {
+            return None;
+        }
         Some(encode(&ServerFrame::Presence {
             room: room.as_str(),
             joined: None,
@@ -320,6 +364,10 @@ impl ChatServer {
                 let frame = encode(&ServerFrame::Typing {
                     room: room.as_str(),
                     user: &user,
+                });
+                self.bridge.publish(Payload::Typing {
+                    room: room.as_str().to_owned(),
+                    user: user.clone(),
                 });
                 let mut slow = Vec::new();
                 self.broadcast(&room, &frame, |_, u| u.id == user.id, &mut slow);
@@ -490,6 +538,9 @@ impl ChatServer {
                         let entry = state.present.entry(user.id).or_insert((user.clone(), 0));
                         entry.1 += 1;
                         if entry.1 == 1 {
+                            self.bridge.presence(name, &user, true);
+                        }
+                        if entry.1 == 1 && !self.peers.is_present(name, user.id) {
                             arrived = Some(encode(&ServerFrame::Presence {
                                 room: name.as_str(),
                                 joined: Some(&user),
@@ -499,7 +550,7 @@ impl ChatServer {
                     }
                     let joined = encode(&ServerFrame::Joined {
                         room: name.as_str(),
-                        members: state.members(),
+                        members: state.members(name, &self.peers),
                         history: &page.messages,
                     });
                     if let Some(arrived) = arrived {
@@ -541,9 +592,12 @@ impl ChatServer {
                     .members
                     .iter()
                     .copied()
-                    .filter(|u| !self.online.contains_key(u))
+                    .filter(|u| !self.online.contains_key(u) && !self.peers.is_online(*u))
                     .collect();
                 for (message, say) in stored.messages.iter().zip(&says) {
+                    self.bridge.publish(Payload::Message {
+                        message: message.clone(),
+                    });
                     let frame = encode(&ServerFrame::Message {
                         message,
                         client_id: None,
@@ -560,13 +614,18 @@ impl ChatServer {
                         None => self.broadcast(name, &frame, |_, _| false, &mut slow),
                     }
                     if !away.is_empty() {
+                        let frame = encode(&AwayNotice {
+                            kind: "chat_message",
+                            room: name.as_str(),
+                            message,
+                        });
+                        self.bridge.publish(Payload::Notify {
+                            users: away.clone(),
+                            frame: frame.to_string(),
+                        });
                         self.notify.do_send(NotifyUsers {
                             users: away.clone(),
-                            frame: encode(&AwayNotice {
-                                kind: "chat_message",
-                                room: name.as_str(),
-                                message,
-                            }),
+                            frame,
                         });
                     }
                 }
@@ -600,7 +659,11 @@ impl Handler<Connect> for ChatServer {
     type Result = ();
 
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
-        *self.online.entry(msg.user.id).or_default() += 1;
+        let count = self.online.entry(msg.user.id).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.bridge.online(msg.user.id, true);
+        }
         self.sessions.insert(
             msg.id,
             Member {
@@ -645,5 +708,63 @@ impl Handler<Shutdown> for ChatServer {
                 .out
                 .do_send(Outbound::Close(CloseCode::Away, "server shutting down"));
         }
+    }
+}
+
+impl Handler<FromPeer> for ChatServer {
+    type Result = ();
+
+    fn handle(&mut self, FromPeer { origin, payload }: FromPeer, _: &mut Context<Self>) {
+        let room_of = |name: &str| RoomName::parse("room", name).ok();
+        match payload {
+            Payload::Message { message } => {
+                let Some(room) = room_of(&message.room) else {
+                    return;
+                };
+                self.feed_watchers(&room, std::slice::from_ref(&message));
+                let frame = encode(&ServerFrame::Message {
+                    message: &message,
+                    client_id: None,
+                });
+                let mut slow = Vec::new();
+                self.broadcast(&room, &frame, |_, _| false, &mut slow);
+                self.drop_sessions(slow, true);
+            }
+            Payload::Presence { room, user, joined } => {
+                if let Some(room) = room_of(&room) {
+                    let flip = self.peers.presence_changed(&room, &user, &origin, joined);
+                    self.announce(flip.into_iter().collect());
+                }
+            }
+            Payload::Typing { room, user } => {
+                if let Some(room) = room_of(&room) {
+                    let frame = encode(&ServerFrame::Typing {
+                        room: room.as_str(),
+                        user: &user,
+                    });
+                    let mut slow = Vec::new();
+                    self.broadcast(&room, &frame, |_, u| u.id == user.id, &mut slow);
+                    self.drop_sessions(slow, true);
+                }
+            }
+            Payload::Online { user_id, online } => {
+                self.peers.online_changed(user_id, &origin, online)
+            }
+            Payload::Gone => {
+                let flips = self.peers.forget(&origin);
+                self.announce(flips);
+            }
+            // The event hub's.
+            Payload::Event { .. } | Payload::Notify { .. } => {}
+        }
+    }
+}
+
+impl Handler<PeerSnapshot> for ChatServer {
+    type Result = ();
+
+    fn handle(&mut self, snapshot: PeerSnapshot, _: &mut Context<Self>) {
+        let flips = self.peers.apply(snapshot);
+        self.announce(flips);
     }
 }

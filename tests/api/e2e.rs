@@ -1,5 +1,5 @@
 //! Checks run by real outside clients, from tests/e2e (Node.js): the chat page in two
-//! headless Chromium contexts (playwright-core), and the GraphQL-over-HTTP conformance
+//! headless Chromium contexts (playwright-core), the GraphQL explorer and lab pages, and the GraphQL-over-HTTP conformance
 //! audits of the `graphql-http` package. They need Node.js and `npm ci` in tests/e2e (and
 //! Chromium for the browser); without them a test is skipped with a note, unless
 //! `TEST_E2E_REQUIRED` is set (as `.ci/run` does), when a missing tool is a failure.
@@ -68,6 +68,42 @@ async fn two_people_chat_through_the_chat_page_in_chromium() {
         ("CHROMIUM", chromium().to_string_lossy().into_owned()),
     ];
     node("chat.mjs", env).await;
+}
+
+/// The GraphQL explorer: docs from introspection, queries, errors, sign-in, a subscription.
+#[actix_web::test]
+async fn the_graphiql_page_explores_queries_and_subscriptions_in_chromium() {
+    if missing("playwright-core", Some(&chromium())).is_some() {
+        return;
+    }
+    let app = spawn_app().await;
+    let env = vec![
+        ("BASE_URL", app.address.clone()),
+        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
+    ];
+    node("graphiql.mjs", env).await;
+}
+
+/// The lab page: single requests per model and a live comparison drawn as a chart, on a
+/// server with the default API budget (live runs must not be throttled by it).
+#[actix_web::test]
+async fn the_lab_page_compares_the_models_live_in_chromium() {
+    if missing("playwright-core", Some(&chromium())).is_some() {
+        return;
+    }
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |args| {
+        args.limits.rate_limit = 50;
+        args.limits.rate_limit_burst = 100;
+    })
+    .await
+    .unwrap();
+    let (_, admin) = app.admin().await;
+    app.product(&admin, "LAB-1", 100, 1).await;
+    let env = vec![
+        ("BASE_URL", app.address.clone()),
+        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
+    ];
+    node("lab.mjs", env).await;
 }
 
 #[actix_web::test]

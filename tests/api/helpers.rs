@@ -5,7 +5,9 @@ use std::sync::Once;
 use awc::http::{header::HeaderMap, Method};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
-use switchboard::config::{DatabaseArgs, GraphqlArgs, RateLimitArgs, ServeArgs, TlsArgs, WsArgs};
+use switchboard::config::{
+    DatabaseArgs, GraphqlArgs, RateLimitArgs, RedisArgs, ServeArgs, TlsArgs, WsArgs,
+};
 use switchboard::domain::{Email, Role, Secret};
 use switchboard::startup::Application;
 
@@ -225,6 +227,11 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
             graphql_max_complexity: 5_000,
             graphql_introspection: true,
         },
+        redis: RedisArgs {
+            redis_url: None,
+            redis_prefix: "switchboard".into(),
+            redis_presence_ttl: 15,
+        },
     }
 }
 
@@ -245,7 +252,17 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) ->
             None,
         ),
     };
-    let mut args = serve_args(&url);
+    Some(spawn_at(&url, dir, tweak).await)
+}
+
+/// Another instance on an existing database (several instances share PostgreSQL).
+pub async fn spawn_at(
+    url: &str,
+    dir: Option<tempfile::TempDir>,
+    tweak: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    init_logging();
+    let mut args = serve_args(url);
     tweak(&mut args);
     let database_url = args.database.database_url.clone();
     let app = Application::build(args).await.expect("the app builds");
@@ -256,13 +273,13 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) ->
         .disable_redirects()
         .timeout(std::time::Duration::from_secs(60))
         .finish();
-    Some(TestApp {
+    TestApp {
         address,
         database_url,
         db,
         client,
         _dir: dir,
-    })
+    }
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -1,7 +1,7 @@
 //! The sync / blocking / async / cpu lab endpoints: each says which model ran where and
 //! where the time went. Structure only: speeds are measured by `switchboard bench`.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_with, Backend};
 
 #[actix_web::test]
 async fn each_model_reports_where_it_ran_and_where_the_time_went() {
@@ -104,4 +104,45 @@ async fn the_lab_page_gets_the_last_results_and_can_run_a_small_comparison() {
             .await
             .problem(400);
     }
+}
+
+#[actix_web::test]
+async fn live_runs_are_not_throttled_by_the_default_api_budget_but_guessed_keys_are() {
+    let app = spawn_with(Backend::Sqlite, |args| {
+        args.limits.rate_limit = 50;
+        args.limits.rate_limit_burst = 100;
+    })
+    .await
+    .unwrap();
+    let (_, admin) = app.admin().await;
+    app.product(&admin, "LAB-1", 100, 1).await;
+    let r = app
+        .post("/api/v1/lab/runs")
+        .json(&serde_json::json!({"ms": 0, "concurrency": [4], "seconds": 0.5}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    for run in r.json()["runs"].as_array().unwrap() {
+        assert_eq!(run["summary"]["errors"], 0, "{run}");
+    }
+    let served: u64 = r.json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["summary"]["count"].as_u64().unwrap())
+        .sum();
+    assert!(served > 150, "more than the budget would allow: {served}");
+    // The page's own next request still fits the budget.
+    assert_eq!(app.get("/api/v1/lab/async?ms=0").send().await.status, 200);
+    // A client that guesses the header is limited like anyone else.
+    let mut limited = false;
+    for _ in 0..150 {
+        let r = app
+            .get("/api/v1/lab/async?ms=0")
+            .header("x-switchboard-lab-run", "guess")
+            .send()
+            .await;
+        limited |= r.status == 429;
+    }
+    assert!(limited);
 }

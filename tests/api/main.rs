@@ -13,6 +13,7 @@ mod graphql;
 mod lab;
 mod ordering;
 mod products;
+mod scaleout;
 mod security;
 mod semantics;
 mod users;

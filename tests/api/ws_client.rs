@@ -32,31 +32,18 @@ impl TestApp {
 
     /// Connects with optional sub-protocols; returns the selected protocol too.
     pub async fn ws_connect(&self, path: &str, protocols: &[&str]) -> Connect {
-        let mut request = awc::Client::new()
-            .ws(self.ws_url(path))
-            .max_frame_size(1 << 20);
-        if !protocols.is_empty() {
-            request = request.protocols(protocols);
-        }
-        match request.connect().await {
-            Ok((response, framed)) => {
-                let protocol = response
-                    .headers()
-                    .get("sec-websocket-protocol")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                Connect::Open(
-                    WsClient {
-                        framed,
-                        answer_pings: true,
-                    },
-                    protocol,
-                )
-            }
-            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
-                Connect::Refused(status.as_u16())
-            }
-            Err(err) => panic!("websocket connect to {path} failed: {err}"),
-        }
+        connect_url(&self.ws_url(path), protocols).await
+    }
+
+    /// A connection for `token` to another server at `base` (`http://host:port`), past its
+    /// `ready` frame.
+    pub async fn ws_connect_to(&self, base: &str, path: &str, token: &str) -> WsClient {
+        let url = format!("{}{path}", base.replacen("http", "ws", 1));
+        let Connect::Open(mut client, _) = connect_url(&url, &["bearer", token]).await else {
+            panic!("{url} connection refused")
+        };
+        client.expect("ready").await;
+        client
     }
 
     /// A `/ws/chat` connection for `token`, past its `ready` frame.
@@ -80,6 +67,33 @@ impl TestApp {
         };
         client.expect("ready").await;
         client
+    }
+}
+
+async fn connect_url(url: &str, protocols: &[&str]) -> Connect {
+    let path = url;
+    let mut request = awc::Client::new().ws(url).max_frame_size(1 << 20);
+    if !protocols.is_empty() {
+        request = request.protocols(protocols);
+    }
+    match request.connect().await {
+        Ok((response, framed)) => {
+            let protocol = response
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.to_str().unwrap().to_owned());
+            Connect::Open(
+                WsClient {
+                    framed,
+                    answer_pings: true,
+                },
+                protocol,
+            )
+        }
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            Connect::Refused(status.as_u16())
+        }
+        Err(err) => panic!("websocket connect to {path} failed: {err}"),
     }
 }
 
