@@ -58,7 +58,7 @@ pub struct ServeArgs {
     pub workers: Option<usize>,
 
     /// Blocking-pool threads per worker, for database calls and password hashing
-    /// (default: actix's 512 divided by the worker count).
+    /// (default: actix's 512 divided by the number of CPU cores).
     #[arg(long, env = "SWITCHBOARD_BLOCKING_THREADS")]
     pub blocking_threads: Option<usize>,
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+use diesel::{QueryResult, RunQueryDsl};
 
 use crate::error::AppError;
 
@@ -89,7 +90,8 @@ pub fn now() -> NaiveDateTime {
 /// SQLite upgrades a deferred transaction's read lock to a write lock lazily, and when
 /// another writer got there first the upgrade fails at once with `database is locked`
 /// (the busy timeout does not help). `BEGIN IMMEDIATE` waits for the lock instead.
-/// PostgreSQL uses an ordinary transaction; its row locks do the same job.
+/// PostgreSQL uses an ordinary transaction; writes that check the current row first (an
+/// `If-Match`, a status transition) take its row lock with [`lock_row`].
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -112,6 +114,40 @@ where
             // connection marked broken, and r2d2 discards it.
             let _ = Manager::rollback_transaction(conn);
             Err(err)
+        }
+    }
+}
+
+/// Locks one row until the transaction ends, so a read-check-write (an `If-Match` ETag, an
+/// order's status transition) cannot interleave with another writer's: under PostgreSQL's
+/// default READ COMMITTED two writers would both pass the check. SQLite needs nothing here:
+/// `BEGIN IMMEDIATE` already lets one writer in at a time.
+pub fn lock_row(conn: &mut DbConnection, table: LockTable, id: i32) -> QueryResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        let sql = format!("SELECT 1 FROM {} WHERE id = $1 FOR UPDATE", table.name());
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Integer, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// The tables [`lock_row`] may lock (a closed set: the name goes into SQL text).
+#[derive(Debug, Clone, Copy)]
+pub enum LockTable {
+    Users,
+    Products,
+    Posts,
+    Orders,
+}
+
+impl LockTable {
+    fn name(self) -> &'static str {
+        match self {
+            LockTable::Users => "users",
+            LockTable::Products => "products",
+            LockTable::Posts => "posts",
+            LockTable::Orders => "orders",
         }
     }
 }

@@ -259,6 +259,7 @@ pub fn change_status(
     precondition: impl Precondition<OrderDetails>,
 ) -> Result<OrderDetails, AppError> {
     let (from, changed) = write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Orders, id)?;
         let current = get(conn, actor, id)?;
         precondition(&current)?;
         let status = current.status();
@@ -309,6 +310,7 @@ pub fn delete(
 ) -> Result<(), AppError> {
     actor.require_admin()?;
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Orders, id)?;
         let current = get(conn, actor, id)?;
         precondition(&current)?;
         let status = current.status();

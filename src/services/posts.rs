@@ -134,6 +134,7 @@ pub fn update(
     precondition: impl Precondition<Post>,
 ) -> Result<Post, AppError> {
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Posts, id)?;
         let current = get(conn, id)?;
         if current.author_id != actor.user_id {
             return Err(AppError::Forbidden(
@@ -161,6 +162,7 @@ pub fn delete(
     precondition: impl Precondition<Post>,
 ) -> Result<(), AppError> {
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Posts, id)?;
         let current = get(conn, id)?;
         if current.author_id != actor.user_id && !actor.is_admin() {
             return Err(AppError::Forbidden(

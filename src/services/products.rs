@@ -268,6 +268,7 @@ pub fn update(
 ) -> Result<Product, AppError> {
     actor.require_admin()?;
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Products, id)?;
         let current = get(conn, id)?;
         precondition(&current)?;
         let draft = change
@@ -296,6 +297,7 @@ pub fn delete(
 ) -> Result<(), AppError> {
     actor.require_admin()?;
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Products, id)?;
         let current = get(conn, id)?;
         precondition(&current)?;
         diesel::delete(products::table.find(id))

@@ -177,6 +177,7 @@ pub fn update(
     precondition: impl Precondition<User>,
 ) -> Result<User, AppError> {
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Users, id)?;
         let current = get(conn, id)?;
         require_self_or_admin(actor, id)?;
         precondition(&current)?;
@@ -230,6 +231,7 @@ pub fn delete(
     precondition: impl Precondition<User>,
 ) -> Result<(), AppError> {
     write_transaction(conn, |conn| {
+        db::lock_row(conn, db::LockTable::Users, id)?;
         let current = get(conn, id)?;
         require_self_or_admin(actor, id)?;
         precondition(&current)?;

@@ -324,3 +324,35 @@ async fn concurrent_orders_never_oversell() {
     );
     assert_eq!(stock(&app, a).await, 0);
 }
+
+api_test!(
+    concurrent_writers_with_one_etag_let_exactly_one_through,
+    |app| {
+        // The If-Match check and the write happen under one row lock: of several writers
+        // holding the same ETag, one wins and the others get 412 (never a lost update).
+        let (_, admin) = app.admin().await;
+        let id = app.product(&admin, "RACE", 100, 1).await;
+        for round in 0..5 {
+            let current = app.get(&format!("/api/v1/products/{id}")).send().await;
+            let etag = current.header("etag").unwrap();
+            let writes = (0..6).map(|i| {
+                app.patch(&format!("/api/v1/products/{id}"))
+                    .bearer(&admin)
+                    .header("if-match", &etag)
+                    .merge_patch(&json!({"name": format!("round {round} writer {i}")}))
+                    .send()
+            });
+            let results = futures_util::future::join_all(writes).await;
+            let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+            assert_eq!(
+                statuses.iter().filter(|&&s| s == 200).count(),
+                1,
+                "round {round}: {statuses:?}"
+            );
+            assert!(
+                statuses.iter().all(|&s| s == 200 || s == 412),
+                "{statuses:?}"
+            );
+        }
+    }
+);
