@@ -1,34 +1,9 @@
 // switchboard admin dashboard: REST sign-in, then /ws/events (docs/PROTOCOL.md).
 // Metrics frames (one a second) feed hand-drawn SVG line charts; event frames a live list.
-// Self-contained on purpose (the binary embeds a fixed set of files); user text goes
-// through textContent only.
+// No dependencies beyond the shared static/session.js (the binary embeds a fixed set of
+// files: src/http/assets.rs); user text goes through textContent only.
 
-const $ = (id) => document.getElementById(id);
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
-
-function toast(text, { kind = 'warn', code = '', ms = 5000 } = {}) {
-  const box = $('toasts');
-  const t = el('div', `toast ${kind}`);
-  t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  if (code) t.append(el('span', 'code', code));
-  t.append(document.createTextNode(text));
-  box.append(t);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => t.remove(), ms);
-}
+import { $, el, svg, toast, wsUrl, AuthError, ApiError, Session } from '/static/session.js';
 
 const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const intFmt = new Intl.NumberFormat();
@@ -62,161 +37,7 @@ function fmtUptime(s) {
 }
 
 // ---------------------------------------------------------------- REST session (tokens)
-
-const TOKEN_URL = '/api/v1/auth/token';
-const AUTH_KEY = 'switchboard.auth';
-
-class AuthError extends Error {}
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problemText(status, problem));
-    this.status = status;
-    this.problem = problem || {};
-  }
-}
-
-function problemText(status, p) {
-  if (!p) return `Request failed (HTTP ${status})`;
-  if (p.error === 'invalid_grant') return 'Wrong email or password.';
-  return p.detail || p.error_description || p.title || `Request failed (HTTP ${status})`;
-}
-
-async function readProblem(resp) {
-  try {
-    return await resp.json();
-  } catch {
-    return null;
-  }
-}
-
-/** Access + refresh token pair kept in sessionStorage, refreshed before expiry and on 401. */
-class Session {
-  constructor() {
-    this.tokens = null;
-    this.refreshing = null;
-    this.timer = null;
-    this.onExpired = () => {};
-    try {
-      const saved = JSON.parse(sessionStorage.getItem(AUTH_KEY));
-      if (saved && saved.access && saved.refresh) this.tokens = saved;
-    } catch {
-      /* nothing stored */
-    }
-    this.schedule();
-  }
-
-  get signedIn() {
-    return this.tokens !== null;
-  }
-
-  store(answer) {
-    this.tokens = {
-      access: answer.access_token,
-      refresh: answer.refresh_token,
-      expiresAt: Date.now() + Number(answer.expires_in || 900) * 1000,
-    };
-    sessionStorage.setItem(AUTH_KEY, JSON.stringify(this.tokens));
-    this.schedule();
-  }
-
-  clear() {
-    clearTimeout(this.timer);
-    this.tokens = null;
-    sessionStorage.removeItem(AUTH_KEY);
-  }
-
-  schedule(delay) {
-    clearTimeout(this.timer);
-    if (!this.tokens) return;
-    const ms = delay ?? Math.max(5000, this.tokens.expiresAt - Date.now() - 60_000);
-    this.timer = setTimeout(() => {
-      this.refresh().catch((e) => {
-        if (!(e instanceof AuthError)) this.schedule(10_000);
-      });
-    }, ms);
-  }
-
-  async signIn(email, password) {
-    const resp = await fetch(TOKEN_URL, {
-      method: 'POST',
-      headers: { accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'password', username: email, password }),
-    });
-    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
-    this.store(await resp.json());
-  }
-
-  /** One refresh at a time: refresh tokens rotate, and reusing a spent one ends the session. */
-  refresh() {
-    if (this.refreshing) return this.refreshing;
-    if (!this.tokens) return Promise.reject(new AuthError('not signed in'));
-    const spent = this.tokens.refresh;
-    this.refreshing = (async () => {
-      try {
-        const resp = await fetch(TOKEN_URL, {
-          method: 'POST',
-          headers: { accept: 'application/json' },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent }),
-        });
-        if (resp.ok) {
-          this.store(await resp.json());
-          return this.tokens.access;
-        }
-        const problem = await readProblem(resp);
-        if (resp.status === 400 || resp.status === 401) {
-          this.clear();
-          this.onExpired();
-          throw new AuthError(problemText(resp.status, problem));
-        }
-        throw new ApiError(resp.status, problem);
-      } finally {
-        this.refreshing = null;
-      }
-    })();
-    return this.refreshing;
-  }
-
-  async accessToken() {
-    if (!this.tokens) throw new AuthError('not signed in');
-    if (Date.now() > this.tokens.expiresAt - 30_000) return this.refresh();
-    return this.tokens.access;
-  }
-
-  async fetch(url, init = {}, retry = true) {
-    const token = await this.accessToken();
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    if (!headers.has('accept')) headers.set('accept', 'application/json');
-    const resp = await fetch(url, { ...init, headers });
-    if (resp.status === 401 && retry) {
-      await this.refresh();
-      return this.fetch(url, init, false);
-    }
-    return resp;
-  }
-
-  async json(url, init) {
-    const resp = await this.fetch(url, init);
-    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
-    return resp.json();
-  }
-
-  async signOut() {
-    const tokens = this.tokens;
-    this.clear();
-    if (!tokens) return;
-    try {
-      await fetch('/api/v1/auth/revoke', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tokens.access}`, accept: 'application/json' },
-        body: new URLSearchParams({ token: tokens.refresh, token_type_hint: 'refresh_token' }),
-      });
-    } catch {
-      /* offline: the refresh token simply expires */
-    }
-  }
-}
+// Shared with /chat and /graphiql: static/session.js.
 
 const session = new Session();
 
@@ -479,7 +300,7 @@ async function connect() {
   }
   if (!conn.wanted || conn.ws) return;
   let opened = false;
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws/events`, ['bearer', token]);
+  const ws = new WebSocket(wsUrl('/ws/events'), ['bearer', token]);
   conn.ws = ws;
   ws.addEventListener('open', () => {
     opened = true;

@@ -4,27 +4,9 @@
 // loaded from anywhere but this server. No inline handlers or inline style attributes (the
 // page's CSP forbids them); server and user text only ever goes through textContent.
 
+import { $, el, toast, wsUrl, AUTH_KEY, AuthError, ApiError, registerUser, Session } from '/static/session.js';
+
 // ---------------------------------------------------------------- small helpers
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function toast(text, { kind = 'info', code = '', ms = 5000 } = {}) {
-  const box = $('toasts');
-  const t = el('div', `toast ${kind}`);
-  t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  if (code) t.append(el('span', 'code', code));
-  t.append(document.createTextNode(text));
-  box.append(t);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => t.remove(), ms);
-}
 
 const dayFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -329,162 +311,25 @@ function installStyles() {
 }
 
 // ---------------------------------------------------------------- REST session (tokens)
-// The same session as /chat and /dashboard: sessionStorage key, token format and refresh rules.
-
-const TOKEN_URL = '/api/v1/auth/token';
-const AUTH_KEY = 'switchboard.auth';
-
-class AuthError extends Error {}
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problemText(status, problem));
-    this.status = status;
-    this.problem = problem || {};
-  }
-}
-
-function problemText(status, p) {
-  if (!p) return `Request failed (HTTP ${status})`;
-  if (p.error === 'invalid_grant') return 'Wrong email or password.';
-  const fields = Array.isArray(p.errors) ? p.errors.map((e) => e && e.message).filter(Boolean) : [];
-  const main = p.detail || p.error_description || p.title || `Request failed (HTTP ${status})`;
-  return fields.length ? `${main}: ${fields.join(' ')}` : main;
-}
-
-async function readProblem(resp) {
-  try {
-    return await resp.json();
-  } catch {
-    return null;
-  }
-}
-
-/** Access + refresh token pair kept in sessionStorage, refreshed before expiry and on 401. */
-class Session {
-  constructor() {
-    this.tokens = null;
-    this.refreshing = null;
-    this.timer = null;
-    this.onChange = () => {};
-    this.load();
-    // Another page of this tab (or a refresh elsewhere) may have rotated the tokens.
-    window.addEventListener('storage', (e) => {
-      if (e.storageArea === sessionStorage && e.key === AUTH_KEY) {
-        this.load();
-        this.onChange();
-      }
-    });
-  }
-
-  load() {
-    this.tokens = null;
-    try {
-      const saved = JSON.parse(sessionStorage.getItem(AUTH_KEY));
-      if (saved && saved.access && saved.refresh) this.tokens = saved;
-    } catch {
-      /* nothing stored */
-    }
-    this.schedule();
-  }
-
-  get signedIn() {
-    return this.tokens !== null;
-  }
-
-  store(answer) {
-    this.tokens = {
-      access: answer.access_token,
-      refresh: answer.refresh_token,
-      expiresAt: Date.now() + Number(answer.expires_in || 900) * 1000,
-    };
-    sessionStorage.setItem(AUTH_KEY, JSON.stringify(this.tokens));
-    this.schedule();
-  }
-
-  clear() {
-    clearTimeout(this.timer);
-    this.tokens = null;
-    sessionStorage.removeItem(AUTH_KEY);
-  }
-
-  /** Refresh a minute before the access token expires (never sooner than in 5 s). */
-  schedule(delay) {
-    clearTimeout(this.timer);
-    if (!this.tokens) return;
-    const ms = delay ?? Math.max(5000, this.tokens.expiresAt - Date.now() - 60_000);
-    this.timer = setTimeout(() => {
-      this.refresh().catch((e) => {
-        if (!(e instanceof AuthError)) this.schedule(10_000); // offline or 5xx: try again soon
-      });
-    }, ms);
-  }
-
-  async signIn(email, password) {
-    const resp = await fetch(TOKEN_URL, {
-      method: 'POST',
-      headers: { accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'password', username: email, password }),
-    });
-    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
-    this.store(await resp.json());
-  }
-
-  /** One refresh at a time: refresh tokens rotate, and reusing a spent one ends the session. */
-  refresh() {
-    if (this.refreshing) return this.refreshing;
-    if (!this.tokens) return Promise.reject(new AuthError('not signed in'));
-    const spent = this.tokens.refresh;
-    this.refreshing = (async () => {
-      try {
-        const resp = await fetch(TOKEN_URL, {
-          method: 'POST',
-          headers: { accept: 'application/json' },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent }),
-        });
-        if (resp.ok) {
-          this.store(await resp.json());
-          return this.tokens.access;
-        }
-        const problem = await readProblem(resp);
-        if (resp.status === 400 || resp.status === 401) {
-          this.clear();
-          this.onChange('expired');
-          throw new AuthError(problemText(resp.status, problem));
-        }
-        throw new ApiError(resp.status, problem);
-      } finally {
-        this.refreshing = null;
-      }
-    })();
-    return this.refreshing;
-  }
-
-  /** A usable access token (refreshed first when it expires within 30 s), or null if signed out. */
-  async accessToken() {
-    if (!this.tokens) return null;
-    if (Date.now() > this.tokens.expiresAt - 30_000) return this.refresh();
-    return this.tokens.access;
-  }
-
-  /** RFC 7009 revocation of the refresh token (ends the session server-side). */
-  async signOut() {
-    const tokens = this.tokens;
-    this.clear();
-    if (!tokens) return;
-    try {
-      await fetch('/api/v1/auth/revoke', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tokens.access}`, accept: 'application/json' },
-        body: new URLSearchParams({ token: tokens.refresh, token_type_hint: 'refresh_token' }),
-      });
-    } catch {
-      /* offline: the refresh token simply expires */
-    }
-  }
-}
+// The same session as /chat and /dashboard (static/session.js): sessionStorage key, token
+// format and refresh rules.
 
 const session = new Session();
+
+// Another page of this tab (or a refresh elsewhere) may have rotated the tokens.
+window.addEventListener('storage', (e) => {
+  if (e.storageArea === sessionStorage && e.key === AUTH_KEY) {
+    session.load();
+    onSessionChange();
+  }
+});
+
+/** The server's message, followed by those of its field errors (this form shows no per-field errors). */
+function problemMessage(e) {
+  const p = e.problem;
+  const fields = p.error !== 'invalid_grant' && Array.isArray(p.errors) ? p.errors.map((x) => x && x.message).filter(Boolean) : [];
+  return fields.length ? `${e.message}: ${fields.join(' ')}` : e.message;
+}
 
 // ---------------------------------------------------------------- GraphQL over HTTP
 
@@ -513,7 +358,7 @@ async function graphqlFetch(payload, { retry = true } = {}) {
       return graphqlFetch(payload, { retry: false });
     } catch (e) {
       if (!(e instanceof AuthError)) throw e;
-      return graphqlFetch(payload, { retry: false }); // the session ended (onChange says so): anonymous
+      return graphqlFetch(payload, { retry: false }); // the session ended (onExpired says so): anonymous
     }
   }
   let body = null;
@@ -528,6 +373,12 @@ async function graphqlFetch(payload, { retry = true } = {}) {
 // ---------------------------------------------------------------- who is signed in
 
 let me = null;
+
+/** The session ended (`why` is 'expired') or another page changed it: show who is signed in now. */
+function onSessionChange(why) {
+  if (why === 'expired') toast('Your session has expired: sign in again.', { kind: 'warn' });
+  loadMe();
+}
 
 async function loadMe() {
   if (!session.signedIn) {
@@ -613,20 +464,12 @@ async function onAuthSubmit(event) {
   button.disabled = true;
   button.textContent = register ? 'Creating account…' : 'Signing in…';
   try {
-    if (register) {
-      const resp = await fetch('/api/v1/users', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ email, name, password }),
-      });
-      if (resp.status === 409) throw new ApiError(409, { detail: 'That email is already registered: sign in instead.' });
-      if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
-    }
+    if (register) await registerUser(email, name, password);
     await session.signIn(email, password);
     $('password').value = '';
     await loadMe();
   } catch (e) {
-    showAuthError(e instanceof ApiError ? e.message : 'The server cannot be reached. Try again in a moment.');
+    showAuthError(e instanceof ApiError ? problemMessage(e) : 'The server cannot be reached. Try again in a moment.');
   } finally {
     button.disabled = false;
     button.textContent = label;
@@ -637,7 +480,7 @@ async function onSignOut() {
   await session.signOut();
   me = null;
   renderAuth();
-  toast('Signed out: requests are anonymous now.');
+  toast('Signed out: requests are anonymous now.', { kind: 'info' });
 }
 
 // ---------------------------------------------------------------- the editors
@@ -1093,10 +936,6 @@ function renderJson(pre, value) {
 
 const MAX_EVENTS = 300;
 let sub = null; // {ws, id, count, ended}
-
-function wsUrl(path) {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
-}
 
 function setSubStatus(state, text) {
   const s = $('sub-status');
@@ -1790,10 +1629,7 @@ function init() {
     if (!$('auth-panel').hidden && outside($('auth-panel'), $('auth-toggle'))) closeAuthPanel();
     if (isDrawer() && sideOpen() && outside($('side'), $('side-toggle'))) setSide(false);
   });
-  session.onChange = (why) => {
-    if (why === 'expired') toast('Your session has expired: sign in again.', { kind: 'warn' });
-    loadMe();
-  };
+  session.onExpired = () => onSessionChange('expired');
 
   // Side panel.
   setSide(!isDrawer());

@@ -3,22 +3,7 @@
 // DOM calls; every server-provided string goes through textContent (the page runs under a
 // strict Content-Security-Policy: no inline scripts or styles).
 
-const $ = (id) => document.getElementById(id);
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
+import { $, el, svg } from '/static/session.js';
 
 const MODELS = ['sync', 'blocking', 'async'];
 const MODEL_SERIES = { sync: 's3', blocking: 's2', async: 's1' };

@@ -79,6 +79,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../static/dashboard.js"),
     },
+    Asset {
+        path: "/static/session.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/session.js"),
+    },
 ];
 
 /// Serves one asset with an ETag; browsers revalidate (`no-cache`), so a new binary's

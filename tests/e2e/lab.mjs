@@ -17,44 +17,12 @@
 // SCREENSHOT_DIR (optional: PNGs of both pages are saved there), LAB_RESULTS_EXPECTED=1
 // (the server has bench results: require the results chart instead of accepting either).
 
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE_URL, PHONE, step, shot, assert, assertNoProblems, openPage, problems, run } from './lib.mjs';
 
-const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
 const RESULTS_EXPECTED = process.env.LAB_RESULTS_EXPECTED === '1';
-const TIMEOUT = 10_000;
 const RUN_TIMEOUT = 40_000; // a live comparison takes a few seconds; allow a slow machine
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const MODELS = ['sync', 'blocking', 'async'];
-
-let currentStep = 'start';
-const problems = []; // page errors, console errors, CSP violations, dialogs, failed assets
-
-async function step(name, fn) {
-  currentStep = name;
-  const started = Date.now();
-  await fn();
-  console.log(`  ok  ${name} (${Date.now() - started} ms)`);
-}
-
-async function shot(page, name) {
-  if (!SCREENSHOT_DIR) return;
-  await mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0)).catch(() => {});
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
-}
+const FULL = { fullPage: true }; // screenshots of the whole page
 
 /** API answers the page expects to be errors (404 results, 400/409 runs) are not problems. */
 function expectedApiError(url, status) {
@@ -62,21 +30,15 @@ function expectedApiError(url, status) {
   return (p === '/api/v1/lab/results' && status === 404) || (p === '/api/v1/lab/runs' && (status === 400 || status === 409));
 }
 
-function watch(page, who) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught error in the page: ${err.message}`));
-  page.on('dialog', async (dialog) => {
-    problems.push(`${who}: a ${dialog.type()} dialog opened (${dialog.message()})`);
-    await dialog.dismiss().catch(() => {});
-  });
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location().url || '';
-    // Chromium logs every 4xx fetch as "Failed to load resource"; the expected ones are fine
-    // (responses are checked below), as is a missing favicon.
-    if (url.endsWith('/favicon.ico')) return;
-    if (msg.text().startsWith('Failed to load resource') && url.includes('/api/v1/lab/')) return;
-    problems.push(`${who}: console error: ${msg.text()}`);
-  });
+const WATCH = {
+  // Chromium logs every 4xx fetch as "Failed to load resource"; the expected ones are fine
+  // (responses are checked below), as is a missing favicon.
+  ignoreConsole: (msg, url) => msg.text().startsWith('Failed to load resource') && url.includes('/api/v1/lab/'),
+};
+
+/** A watched page (lib.mjs openPage) on which an unexpected error answer or failed request is a problem too. */
+async function openLabPage(browser, pages, who, contextOptions) {
+  const page = await openPage(browser, pages, who, contextOptions, WATCH);
   page.on('response', (resp) => {
     const status = resp.status();
     if (status >= 400 && !expectedApiError(resp.url(), status) && !resp.url().endsWith('/favicon.ico')) {
@@ -86,21 +48,7 @@ function watch(page, who) {
   page.on('requestfailed', (req) => {
     if (!req.url().endsWith('/favicon.ico')) problems.push(`${who}: ${req.method()} ${req.url()} failed: ${req.failure()?.errorText}`);
   });
-}
-
-/** Every CSP violation is written to the console as an error (and so fails the test). */
-const CSP_PROBE = () => {
-  document.addEventListener('securitypolicyviolation', (e) => {
-    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${e.sourceFile}:${e.lineNumber})`);
-  });
-};
-
-function assertNoProblems() {
-  if (problems.length) throw new Error(problems.join('\n'));
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
+  return page;
 }
 
 const text = (page, sel) => page.locator(sel).textContent().then((t) => (t || '').trim());
@@ -207,230 +155,191 @@ async function fillLive(page, { ms, concurrency, seconds }) {
   await page.fill('#live-seconds', String(seconds));
 }
 
-async function main() {
-  console.log(`switchboard lab e2e against ${BASE_URL}${RESULTS_EXPECTED ? ' (bench results expected)' : ''}`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  const pages = [];
-  try {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await ctx.addInitScript(CSP_PROBE);
-    const page = await ctx.newPage();
-    pages.push(['desktop', page]);
-    watch(page, 'desktop');
-    page.setDefaultTimeout(TIMEOUT);
+console.log(`switchboard lab e2e against ${BASE_URL}${RESULTS_EXPECTED ? ' (bench results expected)' : ''}`);
+run({ name: 'lab', seconds: 150, fullPage: true }, async (browser, pages) => {
+  const page = await openLabPage(browser, pages, 'desktop', { viewport: { width: 1280, height: 900 } });
 
-    await step('/lab loads under its CSP', async () => {
-      await openLab(page);
-      const title = await page.title();
-      assert(title.includes('Lab'), `unexpected title ${title}`);
-      const intro = await text(page, '.lab-intro .lead');
-      for (const m of MODELS) assert(intro.includes(m), `the introduction does not mention ${m}`);
-    });
+  await step('/lab loads under its CSP', async () => {
+    await openLab(page);
+    const title = await page.title();
+    assert(title.includes('Lab'), `unexpected title ${title}`);
+    const intro = await text(page, '.lab-intro .lead');
+    for (const m of MODELS) assert(intro.includes(m), `the introduction does not mention ${m}`);
+  });
 
-    await step('one sync request runs on the HTTP worker', async () => {
-      await page.fill('#try-ms', '5');
-      const r = await tryModel(page, 'sync');
-      assert(r.model === 'sync', `model shown is "${r.model}"`);
-      assert(r.thread.length > 0, 'no thread name shown');
-      assert(r.thread === r.handler, `sync work ran on "${r.thread}", not the handler's thread "${r.handler}"`);
-      assert(r.threadKind === 'HTTP worker', `thread kind "${r.threadKind}"`);
-      assert(r.work.includes('5 ms'), `work "${r.work}"`);
-      assert(r.timings.some((t) => /waiting for a pool thread\s+0(\.0+)? ms/.test(t)), `timings ${JSON.stringify(r.timings)}`);
-    });
+  await step('one sync request runs on the HTTP worker', async () => {
+    await page.fill('#try-ms', '5');
+    const r = await tryModel(page, 'sync');
+    assert(r.model === 'sync', `model shown is "${r.model}"`);
+    assert(r.thread.length > 0, 'no thread name shown');
+    assert(r.thread === r.handler, `sync work ran on "${r.thread}", not the handler's thread "${r.handler}"`);
+    assert(r.threadKind === 'HTTP worker', `thread kind "${r.threadKind}"`);
+    assert(r.work.includes('5 ms'), `work "${r.work}"`);
+    assert(r.timings.some((t) => /waiting for a pool thread\s+0(\.0+)? ms/.test(t)), `timings ${JSON.stringify(r.timings)}`);
+  });
 
-    await step('one blocking request runs on a pool thread', async () => {
-      const r = await tryModel(page, 'blocking');
-      assert(r.model === 'blocking', `model shown is "${r.model}"`);
-      assert(r.thread && r.thread !== r.handler, `blocking work ran on the handler's thread "${r.thread}"`);
-      assert(r.threadKind === 'blocking pool', `thread kind "${r.threadKind}"`);
-    });
+  await step('one blocking request runs on a pool thread', async () => {
+    const r = await tryModel(page, 'blocking');
+    assert(r.model === 'blocking', `model shown is "${r.model}"`);
+    assert(r.thread && r.thread !== r.handler, `blocking work ran on the handler's thread "${r.thread}"`);
+    assert(r.threadKind === 'blocking pool', `thread kind "${r.threadKind}"`);
+  });
 
-    await step('one async request and one cpu request', async () => {
-      const a = await tryModel(page, 'async');
-      assert(a.model === 'async', `model shown is "${a.model}"`);
-      await page.fill('#try-rounds', '20000');
-      await page.selectOption('#try-cpu-model', 'blocking');
-      const c = await tryModel(page, 'cpu');
-      assert(c.model === 'blocking', `cpu on the pool shows model "${c.model}"`);
-      assert(c.work.includes('20000 SHA-256'), `work "${c.work}"`);
-      const digest = await text(page, '#r-digest');
-      assert(/^[0-9a-f]{64}$/.test(digest), `digest "${digest}"`);
-      const rows = await page.locator('#history tr').count();
-      assert(rows === 4, `${rows} rows in the recent requests table, expected 4`);
-    });
+  await step('one async request and one cpu request', async () => {
+    const a = await tryModel(page, 'async');
+    assert(a.model === 'async', `model shown is "${a.model}"`);
+    await page.fill('#try-rounds', '20000');
+    await page.selectOption('#try-cpu-model', 'blocking');
+    const c = await tryModel(page, 'cpu');
+    assert(c.model === 'blocking', `cpu on the pool shows model "${c.model}"`);
+    assert(c.work.includes('20000 SHA-256'), `work "${c.work}"`);
+    const digest = await text(page, '#r-digest');
+    assert(/^[0-9a-f]{64}$/.test(digest), `digest "${digest}"`);
+    const rows = await page.locator('#history tr').count();
+    assert(rows === 4, `${rows} rows in the recent requests table, expected 4`);
+  });
 
-    await step('an out-of-range ms is caught before any request', async () => {
-      await page.fill('#try-ms', '5000');
-      await page.click('[data-testid="try-async"]');
-      const msg = await text(page, '.field-error[data-for="try-ms"]');
-      assert(msg.includes('0 to 1000'), `field error "${msg}"`);
-      await page.fill('#try-ms', '5');
-    });
+  await step('an out-of-range ms is caught before any request', async () => {
+    await page.fill('#try-ms', '5000');
+    await page.click('[data-testid="try-async"]');
+    const msg = await text(page, '.field-error[data-for="try-ms"]');
+    assert(msg.includes('0 to 1000'), `field error "${msg}"`);
+    await page.fill('#try-ms', '5');
+  });
 
-    await step(RESULTS_EXPECTED ? 'the last bench results are drawn' : 'the last bench results, or what to run', async () => {
-      const missing = await page.locator('#results-missing').isVisible();
-      if (missing && !RESULTS_EXPECTED) {
-        const msg = await text(page, '#results-missing-text');
-        assert(/no bench results/i.test(msg), `message "${msg}"`);
-        const cmd = await text(page, '#results-command');
-        assert(cmd.startsWith('switchboard bench') && cmd.includes('lab'), `command "${cmd}"`);
-        return;
-      }
-      assert(!missing, 'LAB_RESULTS_EXPECTED=1 but the page says there are none');
-      assert(await page.locator('#results-body').isVisible(), `no results shown: ${await text(page, '#results-error')}`);
-      await assertChart(page, '#results-chart');
-      await assertTable(page, '#results-table');
-      await page.click('[data-testid="results-metric-p99"]');
-      await page.waitForSelector('#results-chart svg[data-metric="p99"]');
-      await page.click('[data-testid="results-metric-rps"]');
-      await page.waitForSelector('#results-chart svg[data-metric="rps"]');
-    });
+  await step(RESULTS_EXPECTED ? 'the last bench results are drawn' : 'the last bench results, or what to run', async () => {
+    const missing = await page.locator('#results-missing').isVisible();
+    if (missing && !RESULTS_EXPECTED) {
+      const msg = await text(page, '#results-missing-text');
+      assert(/no bench results/i.test(msg), `message "${msg}"`);
+      const cmd = await text(page, '#results-command');
+      assert(cmd.startsWith('switchboard bench') && cmd.includes('lab'), `command "${cmd}"`);
+      return;
+    }
+    assert(!missing, 'LAB_RESULTS_EXPECTED=1 but the page says there are none');
+    assert(await page.locator('#results-body').isVisible(), `no results shown: ${await text(page, '#results-error')}`);
+    await assertChart(page, '#results-chart');
+    await assertTable(page, '#results-table');
+    await page.click('[data-testid="results-metric-p99"]');
+    await page.waitForSelector('#results-chart svg[data-metric="p99"]');
+    await page.click('[data-testid="results-metric-rps"]');
+    await page.waitForSelector('#results-chart svg[data-metric="rps"]');
+  });
 
-    let runRequests = 0;
-    page.on('request', (req) => {
-      if (req.url().endsWith('/api/v1/lab/runs')) runRequests += 1;
-    });
+  let runRequests = 0;
+  page.on('request', (req) => {
+    if (req.url().endsWith('/api/v1/lab/runs')) runRequests += 1;
+  });
 
-    await step('invalid live settings are caught before any request', async () => {
-      await fillLive(page, { ms: 5, concurrency: '1, 4, x', seconds: 5 });
-      await page.click('#live-run');
-      await page.locator('[data-testid="error-concurrency"]').waitFor({ state: 'visible' });
-      await page.locator('[data-testid="error-seconds"]').waitFor({ state: 'visible' });
-      assert(runRequests === 0, 'the page sent invalid settings to the server');
-      assert((await page.getAttribute('#live-seconds', 'aria-invalid')) === 'true', 'the seconds input is not marked invalid');
-    });
+  await step('invalid live settings are caught before any request', async () => {
+    await fillLive(page, { ms: 5, concurrency: '1, 4, x', seconds: 5 });
+    await page.click('#live-run');
+    await page.locator('[data-testid="error-concurrency"]').waitFor({ state: 'visible' });
+    await page.locator('[data-testid="error-seconds"]').waitFor({ state: 'visible' });
+    assert(runRequests === 0, 'the page sent invalid settings to the server');
+    assert((await page.getAttribute('#live-seconds', 'aria-invalid')) === 'true', 'the seconds input is not marked invalid');
+  });
 
-    const levels = [1, 4];
-    await step('a live comparison (ms=5, c=1,4, 0.3 s) draws a line per model', async () => {
-      await fillLive(page, { ms: 5, concurrency: '4, 1', seconds: 0.3 });
-      const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/lab/runs'), { timeout: RUN_TIMEOUT });
-      await page.click('#live-run');
-      await page.locator('#live-progress').waitFor({ state: 'visible' });
-      assert(await page.locator('#live-run').isDisabled(), 'the run button is not disabled while running');
-      assert(await page.locator('#live-ms').isDisabled(), 'the inputs are not disabled while running');
-      const resp = await answer;
-      assert(resp.status() === 200, `POST /api/v1/lab/runs answered ${resp.status()}`);
-      const sent = JSON.parse(resp.request().postData());
-      assert(JSON.stringify(sent) === JSON.stringify({ ms: 5, concurrency: levels, seconds: 0.3 }), `sent ${JSON.stringify(sent)}`);
-      await page.locator('#live-body').waitFor({ state: 'visible', timeout: RUN_TIMEOUT });
-      await page.locator('#live-progress').waitFor({ state: 'hidden' });
-      assert(!(await page.locator('#live-run').isDisabled()), 'the run button stays disabled');
-      await assertChart(page, '#live-chart', levels);
-      const rows = await assertTable(page, '#live-table', MODELS.length * levels.length);
-      for (const m of MODELS) assert(rows.filter((r) => r.model === m).length === levels.length, `table rows for ${m}`);
-      // Errors would mean the load was refused (a 429 from the rate limit, say): req/s then
-      // measures the limiter, not the models.
-      const failed = rows.filter((r) => r.cells[7] !== '0');
-      assert(!failed.length, `requests failed during the live run: ${failed.map((r) => r.cells.join(' | ')).join('; ')}`);
-      const ideal = await page.locator('#live-chart [data-testid="ideal-line"]').count();
-      assert(ideal === 1, 'no ideal line');
-    });
+  const levels = [1, 4];
+  await step('a live comparison (ms=5, c=1,4, 0.3 s) draws a line per model', async () => {
+    await fillLive(page, { ms: 5, concurrency: '4, 1', seconds: 0.3 });
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/lab/runs'), { timeout: RUN_TIMEOUT });
+    await page.click('#live-run');
+    await page.locator('#live-progress').waitFor({ state: 'visible' });
+    assert(await page.locator('#live-run').isDisabled(), 'the run button is not disabled while running');
+    assert(await page.locator('#live-ms').isDisabled(), 'the inputs are not disabled while running');
+    const resp = await answer;
+    assert(resp.status() === 200, `POST /api/v1/lab/runs answered ${resp.status()}`);
+    const sent = JSON.parse(resp.request().postData());
+    assert(JSON.stringify(sent) === JSON.stringify({ ms: 5, concurrency: levels, seconds: 0.3 }), `sent ${JSON.stringify(sent)}`);
+    await page.locator('#live-body').waitFor({ state: 'visible', timeout: RUN_TIMEOUT });
+    await page.locator('#live-progress').waitFor({ state: 'hidden' });
+    assert(!(await page.locator('#live-run').isDisabled()), 'the run button stays disabled');
+    await assertChart(page, '#live-chart', levels);
+    const rows = await assertTable(page, '#live-table', MODELS.length * levels.length);
+    for (const m of MODELS) assert(rows.filter((r) => r.model === m).length === levels.length, `table rows for ${m}`);
+    // Errors would mean the load was refused (a 429 from the rate limit, say): req/s then
+    // measures the limiter, not the models.
+    const failed = rows.filter((r) => r.cells[7] !== '0');
+    assert(!failed.length, `requests failed during the live run: ${failed.map((r) => r.cells.join(' | ')).join('; ')}`);
+    const ideal = await page.locator('#live-chart [data-testid="ideal-line"]').count();
+    assert(ideal === 1, 'no ideal line');
+  });
 
-    await step('hovering a point shows its numbers', async () => {
-      await page.locator('#live-chart .point[data-model="async"]').last().hover();
-      await page.locator('#tooltip').waitFor({ state: 'visible' });
-      const title = await text(page, '#tooltip strong');
-      const rows = await page.locator('#tooltip .tip-row').allTextContents();
-      assert(title === '4 connections', `tooltip title "${title}"`);
-      assert(rows.length === MODELS.length && rows[0].startsWith('async'), `tooltip rows ${JSON.stringify(rows)}`);
-      for (const m of MODELS) assert(rows.some((r) => r.startsWith(m) && /req\/s.*p99/.test(r)), `the tooltip lacks ${m}: ${JSON.stringify(rows)}`);
-      await page.mouse.move(2, 2);
-    });
+  await step('hovering a point shows its numbers', async () => {
+    await page.locator('#live-chart .point[data-model="async"]').last().hover();
+    await page.locator('#tooltip').waitFor({ state: 'visible' });
+    const title = await text(page, '#tooltip strong');
+    const rows = await page.locator('#tooltip .tip-row').allTextContents();
+    assert(title === '4 connections', `tooltip title "${title}"`);
+    assert(rows.length === MODELS.length && rows[0].startsWith('async'), `tooltip rows ${JSON.stringify(rows)}`);
+    for (const m of MODELS) assert(rows.some((r) => r.startsWith(m) && /req\/s.*p99/.test(r)), `the tooltip lacks ${m}: ${JSON.stringify(rows)}`);
+    await page.mouse.move(2, 2);
+  });
 
-    await step("the server's field errors are shown (client checks bypassed)", async () => {
-      await page.route('**/api/v1/lab/runs', (route) =>
-        route.continue({ postData: JSON.stringify({ ms: 500, concurrency: [0, 4], seconds: 9 }) }),
-      );
-      try {
-        await fillLive(page, { ms: 5, concurrency: '1', seconds: 0.2 });
-        const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/lab/runs'));
-        await page.click('#live-run');
-        const resp = await answer;
-        assert(resp.status() === 400, `the rewritten body answered ${resp.status()}`);
-        await page.locator('#live-error').waitFor({ state: 'visible' });
-        const summary = await text(page, '#live-error');
-        assert(summary.includes('rejected'), `error summary "${summary}"`);
-        for (const field of ['ms', 'concurrency', 'seconds']) {
-          const msg = await text(page, `[data-testid="error-${field}"]`);
-          assert(msg.startsWith('must be'), `no server message under ${field} ("${msg}")`);
-        }
-        assert(!(await page.locator('#live-run').isDisabled()), 'the run button stays disabled after a 400');
-      } finally {
-        await page.unroute('**/api/v1/lab/runs');
-      }
-    });
-
-    await step('a run while another is going shows "busy" (409)', async () => {
-      // Another client starts a run (2 s a case), then the page asks for one.
-      const other = page.evaluate(() =>
-        fetch('/api/v1/lab/runs', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ ms: 0, concurrency: [1], seconds: 2 }),
-        }).then((r) => r.status),
-      );
-      await page.waitForTimeout(400);
+  await step("the server's field errors are shown (client checks bypassed)", async () => {
+    await page.route('**/api/v1/lab/runs', (route) =>
+      route.continue({ postData: JSON.stringify({ ms: 500, concurrency: [0, 4], seconds: 9 }) }),
+    );
+    try {
       await fillLive(page, { ms: 5, concurrency: '1', seconds: 0.2 });
+      const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/lab/runs'));
       await page.click('#live-run');
-      await page.locator('#live-error').waitFor({ state: 'visible', timeout: RUN_TIMEOUT });
-      const msg = await text(page, '#live-error');
-      assert(/busy|running/i.test(msg), `error "${msg}"`);
-      assert((await page.locator('.field-error:visible').count()) === 0, 'field errors left over from the last attempt');
-      const status = await other;
-      assert(status === 200, `the other run answered ${status}`);
+      const resp = await answer;
+      assert(resp.status() === 400, `the rewritten body answered ${resp.status()}`);
+      await page.locator('#live-error').waitFor({ state: 'visible' });
+      const summary = await text(page, '#live-error');
+      assert(summary.includes('rejected'), `error summary "${summary}"`);
+      for (const field of ['ms', 'concurrency', 'seconds']) {
+        const msg = await text(page, `[data-testid="error-${field}"]`);
+        assert(msg.startsWith('must be'), `no server message under ${field} ("${msg}")`);
+      }
+      assert(!(await page.locator('#live-run').isDisabled()), 'the run button stays disabled after a 400');
+    } finally {
+      await page.unroute('**/api/v1/lab/runs');
+    }
+  });
+
+  await step('a run while another is going shows "busy" (409)', async () => {
+    // Another client starts a run (2 s a case), then the page asks for one.
+    const other = page.evaluate(() =>
+      fetch('/api/v1/lab/runs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ms: 0, concurrency: [1], seconds: 2 }),
+      }).then((r) => r.status),
+    );
+    await page.waitForTimeout(400);
+    await fillLive(page, { ms: 5, concurrency: '1', seconds: 0.2 });
+    await page.click('#live-run');
+    await page.locator('#live-error').waitFor({ state: 'visible', timeout: RUN_TIMEOUT });
+    const msg = await text(page, '#live-error');
+    assert(/busy|running/i.test(msg), `error "${msg}"`);
+    assert((await page.locator('.field-error:visible').count()) === 0, 'field errors left over from the last attempt');
+    const status = await other;
+    assert(status === 200, `the other run answered ${status}`);
+  });
+
+  await assertNoProblems(pages);
+  await shot(page, 'lab-desktop', FULL);
+
+  const phone = await openLabPage(browser, pages, 'phone', { ...PHONE, deviceScaleFactor: 2 });
+
+  await step('the page fits a phone screen', async () => {
+    await openLab(phone);
+    await phone.fill('#try-ms', '5');
+    const r = await tryModel(phone, 'async');
+    assert(r.model === 'async', `model shown is "${r.model}"`);
+    if (await phone.locator('#results-body').isVisible()) await assertChart(phone, '#results-chart');
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert(overflow <= 0, `the page scrolls sideways by ${overflow} px on a phone`);
+    const svgWidth = await phone.evaluate(() => {
+      const s = document.querySelector('#results-chart svg');
+      return s ? s.getBoundingClientRect().right : 0;
     });
+    assert(svgWidth <= 375, `the chart is wider than the screen (${svgWidth} px)`);
+  });
 
-    assertNoProblems();
-    await shot(page, 'lab-desktop');
-
-    const phoneCtx = await browser.newContext({ viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 });
-    await phoneCtx.addInitScript(CSP_PROBE);
-    const phone = await phoneCtx.newPage();
-    pages.push(['phone', phone]);
-    watch(phone, 'phone');
-    phone.setDefaultTimeout(TIMEOUT);
-
-    await step('the page fits a phone screen', async () => {
-      await openLab(phone);
-      await phone.fill('#try-ms', '5');
-      const r = await tryModel(phone, 'async');
-      assert(r.model === 'async', `model shown is "${r.model}"`);
-      if (await phone.locator('#results-body').isVisible()) await assertChart(phone, '#results-chart');
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert(overflow <= 0, `the page scrolls sideways by ${overflow} px on a phone`);
-      const svgWidth = await phone.evaluate(() => {
-        const s = document.querySelector('#results-chart svg');
-        return s ? s.getBoundingClientRect().right : 0;
-      });
-      assert(svgWidth <= 375, `the chart is wider than the screen (${svgWidth} px)`);
-    });
-
-    await shot(phone, 'lab-phone');
-    assertNoProblems();
-    console.log('PASS: lab e2e');
-    return 0;
-  } catch (err) {
-    console.error(`FAIL at step "${currentStep}": ${err && err.message ? err.message.split('\n')[0] : err}`);
-    if (problems.length) console.error(problems.map((p) => `  - ${p}`).join('\n'));
-    for (const [name, page] of pages) await shot(page, `failure-${name}`).catch(() => {});
-    return 1;
-  } finally {
-    await browser.close().catch(() => {});
-  }
-}
-
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: the test did not finish within 150 s (last step: ${currentStep})`);
-  process.exit(1);
-}, 150_000);
-
-main().then(
-  (code) => {
-    clearTimeout(watchdog);
-    process.exit(code);
-  },
-  (err) => {
-    console.error(`FAIL: ${err && err.stack ? err.stack : err}`);
-    process.exit(1);
-  },
-);
+  await shot(phone, 'lab-phone', FULL);
+  await assertNoProblems(pages);
+});
