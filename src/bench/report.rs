@@ -229,9 +229,10 @@ fn lab_panel(
         let _ = writeln!(
             out,
             r#"<rect x="{}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}" class="tick">{model}</text>"#,
-            left + 10.0 + i as f64 * 95.0,
+            // Right of the unit label above the y axis.
+            left + 50.0 + i as f64 * 90.0,
             top - 8.0 - 20.0,
-            left + 26.0 + i as f64 * 95.0,
+            left + 66.0 + i as f64 * 90.0,
             top - 18.0
         );
     }
@@ -239,7 +240,7 @@ fn lab_panel(
         let _ = writeln!(
             out,
             r##"<text x="{}" y="{}" class="tick" fill="#888">dashed: c × 1000 / ms</text>"##,
-            left + 300.0,
+            left + 320.0,
             top - 18.0
         );
     }

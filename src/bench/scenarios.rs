@@ -509,27 +509,58 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
     let room = format!("hold-{}", scramble(count as u64 + 7) % 1_000_000);
     eprintln!("  ws-hold: opening {count} chat connections...");
     let started = Instant::now();
-    let (members, failed) = join_members(target, &room, count, 250).await;
+    // Each member keeps reading from the moment it has joined, as an idle browser tab does
+    // (its WebSocket stack answers the server's pings): a member left unread would be
+    // dropped by the server's heartbeat while later ones are still connecting.
+    let joins = Arc::new(tokio::sync::Semaphore::new(250));
+    let (joined_tx, mut joined_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let members: Vec<_> = (0..count)
+        .map(|k| {
+            let target = target.clone();
+            let room = room.clone();
+            let joins = joins.clone();
+            let joined_tx = joined_tx.clone();
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                let permit = joins.acquire_owned().await;
+                let token = &target.user_tokens[k % target.user_tokens.len()];
+                let ws = async {
+                    let mut ws = chat(&target, token).await?;
+                    ws.send_text(&json!({"type": "join", "room": room}).to_string())
+                        .await?;
+                    until(&mut ws, r#""type":"joined""#).await?;
+                    Ok::<_, std::io::Error>(ws)
+                }
+                .await;
+                drop(permit);
+                let _ = joined_tx.send(ws.is_ok());
+                let Ok(mut ws) = ws else { return false };
+                let got = tokio::select! {
+                    got = until(&mut ws, "hold-broadcast") => got.is_ok(),
+                    _ = stop_rx.wait_for(|stop| *stop) => false,
+                };
+                ws.close().await;
+                got
+            })
+        })
+        .collect();
+    drop(joined_tx);
+    let mut failed = 0u64;
+    let mut settled = 0;
+    while settled < count {
+        match joined_rx.recv().await {
+            Some(ok) => {
+                settled += 1;
+                failed += u64::from(!ok);
+            }
+            None => break,
+        }
+    }
     let connect_secs = started.elapsed().as_secs_f64();
     // Let the server settle (allocator, presence frames) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = server_memory(target, pid).await;
-    let received = Arc::new(AtomicU64::new(0));
-    let readers: Vec<_> = members
-        .into_iter()
-        .map(|mut ws| {
-            let received = received.clone();
-            tokio::spawn(async move {
-                let got =
-                    tokio::time::timeout(Duration::from_secs(10), until(&mut ws, "hold-broadcast"))
-                        .await;
-                if matches!(got, Ok(Ok(()))) {
-                    received.fetch_add(1, Ordering::Relaxed);
-                }
-                ws.close().await;
-            })
-        })
-        .collect();
     let t = Instant::now();
     if let Ok(mut sender) = chat(target, &target.user_tokens[0]).await {
         let _ = sender
@@ -542,11 +573,18 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
             )
             .await;
         let _ = until(&mut sender, "hold-broadcast").await;
-        for reader in readers {
-            let _ = reader.await;
-        }
         sender.close().await;
     }
+    // Members that have not seen the broadcast 10 s after it was sent count as missed.
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut received = 0u64;
+    for member in members {
+        received += u64::from(member.await.unwrap_or(false));
+    }
+    stopper.abort();
     let mut samples = Samples {
         errors: failed,
         ..Samples::default()
@@ -559,7 +597,6 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
         connect_secs,
         samples.summary(connect_secs),
     );
-    let received = received.load(Ordering::Relaxed);
     r.extra
         .insert("connected".into(), json!(count as u64 - failed));
     r.extra.insert("received_broadcast".into(), json!(received));

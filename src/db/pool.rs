@@ -111,7 +111,7 @@ pub enum ConnectError {
     Setup(#[from] diesel::result::Error),
 }
 
-/// Counts the statements a pool's connections send (pool health checks included), for
+/// Counts the statements a pool's connections send (PostgreSQL pool health checks included), for
 /// `/metrics` and for tests that prove a query count does not grow with the data (N+1).
 #[derive(Debug, Clone, Default)]
 pub struct QueryCounter(Arc<AtomicU64>);
@@ -153,12 +153,17 @@ impl ConnectionManager {
     ) -> anyhow::Result<(DbPool, QueryCounter)> {
         let manager = Self::new(url);
         let queries = manager.queries.clone();
-        if manager.url.backend == Backend::Sqlite {
+        let sqlite = manager.url.backend == Backend::Sqlite;
+        if sqlite {
             r2d2::ManageConnection::connect(&manager)?;
         }
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .connection_timeout(timeout)
+            // A PostgreSQL connection can die while it sits in the pool (server restart,
+            // idle timeout), so it is checked before use; a SQLite file handle cannot, and
+            // the check would cost a parsed `SELECT 1` on every request.
+            .test_on_check_out(!sqlite)
             .build(manager)?;
         Ok((pool, queries))
     }

@@ -95,11 +95,15 @@ pub fn list_by_user(
 
 /// Every post of the given authors, oldest first (for batch loading).
 pub fn by_authors(conn: &mut DbConnection, author_ids: &[i32]) -> Result<Vec<Post>, AppError> {
-    Ok(posts::table
-        .filter(posts::author_id.eq_any(author_ids))
+    let query = posts::table
         .order((posts::author_id.asc(), posts::id.asc()))
-        .select(Post::as_select())
-        .load(conn)?)
+        .select(Post::as_select());
+    // A batch of one uses `=`: diesel keeps that statement prepared, while an `IN` list is
+    // parsed again on every call because its SQL depends on the batch size.
+    Ok(match author_ids {
+        [one] => query.filter(posts::author_id.eq(*one)).load(conn)?,
+        many => query.filter(posts::author_id.eq_any(many)).load(conn)?,
+    })
 }
 
 pub fn get(conn: &mut DbConnection, id: i32) -> Result<Post, AppError> {

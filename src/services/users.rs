@@ -126,10 +126,12 @@ pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<Us
 }
 
 pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppError> {
-    Ok(users::table
-        .filter(users::id.eq_any(ids))
-        .select(User::as_select())
-        .load(conn)?)
+    let query = users::table.select(User::as_select());
+    // A batch of one stays a prepared statement (see `posts::by_authors`).
+    Ok(match ids {
+        [one] => query.filter(users::id.eq(*one)).load(conn)?,
+        many => query.filter(users::id.eq_any(many)).load(conn)?,
+    })
 }
 
 pub fn list(
