@@ -15,9 +15,11 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_URL", default_value = "switchboard.db")]
     pub database_url: String,
 
-    /// Most database connections held open at once.
-    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub db_pool_size: u32,
+    /// Database connections held open, each with a thread that runs the queries [default:
+    /// 10 on PostgreSQL; on SQLite one per core, at least 2, since its queries are CPU work
+    /// in this process and more threads than cores only add thread switches].
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -100,7 +100,7 @@ async fn run(command: Option<Command>, serve_args: ServeArgs) -> anyhow::Result<
         None => serve(serve_args).await,
         Some(Command::Serve(args)) => serve(*args).await,
         Some(Command::Migrate(db)) => {
-            open_database(&db.database_url, 1).await?;
+            open_database(&db.database_url, Some(1)).await?;
             println!("database is up to date");
             Ok(())
         }
@@ -134,7 +134,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         admin_password: args.admin_password,
         user_password: args.user_password,
     };
-    let db = open_database(&args.database.database_url, 1).await?;
+    let db = open_database(&args.database.database_url, Some(1)).await?;
     let outcome = db
         .run(move |conn| seed::run(conn, &plan))
         .await

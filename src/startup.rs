@@ -17,7 +17,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::bridge::{self, Bridge, Relay};
 use crate::config::ServeArgs;
-use crate::db::{self, ConnectionManager, Db, DbUrl};
+use crate::db::{self, Backend, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
 use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
@@ -55,10 +55,23 @@ struct OpenApiJson {
     etag: String,
 }
 
+/// Connections (and database threads) when `--db-pool-size` is not given. PostgreSQL
+/// queries mostly wait on the network, so more than the cores pay off; SQLite's run on this
+/// process's CPU, where threads beyond the cores only switch (docs/PERFORMANCE.md).
+pub fn default_pool_size(backend: Backend) -> u32 {
+    match backend {
+        Backend::Postgres => 10,
+        Backend::Sqlite => std::thread::available_parallelism()
+            .map_or(2, |n| n.get() as u32)
+            .max(2),
+    }
+}
+
 /// Opens the pool (failing fast with the real cause) and applies pending migrations.
-pub async fn open_database(url: &str, pool_size: u32) -> anyhow::Result<Db> {
+pub async fn open_database(url: &str, pool_size: Option<u32>) -> anyhow::Result<Db> {
     let url = DbUrl::parse(url);
     let backend = url.backend();
+    let pool_size = pool_size.unwrap_or_else(|| default_pool_size(backend));
     let redacted = url.redacted();
     let pool = actix_web::rt::task::spawn_blocking(move || {
         let (pool, queries) = ConnectionManager::pool(url, pool_size, Duration::from_secs(5))?;
@@ -74,7 +87,7 @@ pub async fn open_database(url: &str, pool_size: u32) -> anyhow::Result<Db> {
     if !applied.is_empty() {
         tracing::info!(backend = %backend, migrations = ?applied, "applied database migrations");
     }
-    Ok(Db::new(pool, backend, queries))
+    Db::new(pool, backend, queries).context("cannot start the database threads")
 }
 
 fn jwt_secret(given: Option<Secret>) -> anyhow::Result<Secret> {

@@ -86,11 +86,12 @@ impl Mutation {
             name: input.name,
             password: Secret::new(input.password),
         };
+        let account = users::prepare_registration(input).await.gql()?;
         let user = db(ctx)
-            .run(move |c| users::register(c, &events, input))
+            .run(move |c| users::register(c, &events, account))
             .await
             .gql()?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 
     async fn create_post(

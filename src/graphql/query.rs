@@ -48,12 +48,12 @@ impl Query {
             .load_one(actor.user_id)
             .await
             .gql()?
-            .map(User))
+            .map(User::from))
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = parse_id(&id)?;
-        Ok(loaders(ctx).users.load_one(id).await.gql()?.map(User))
+        Ok(loaders(ctx).users.load_one(id).await.gql()?.map(User::from))
     }
 
     /// All users (admins only, as in REST).
@@ -70,7 +70,7 @@ impl Query {
             .run(move |c| users::list(c, &actor, None, window, &Sort(Vec::new())))
             .await
             .gql()?;
-        Ok(page(window, listing, User))
+        Ok(page(window, listing, User::from))
     }
 
     async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {

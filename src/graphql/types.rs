@@ -56,7 +56,14 @@ pub enum OrderStatus {
     Cancelled,
 }
 
-pub struct User(pub models::User);
+/// A user, with their posts when the resolver that found the user read those too.
+pub struct User(pub models::User, pub Option<Vec<models::Post>>);
+
+impl From<models::User> for User {
+    fn from(user: models::User) -> Self {
+        Self(user, None)
+    }
+}
 
 #[Object]
 impl User {
@@ -80,6 +87,9 @@ impl User {
     /// Their posts, oldest first (loaded for all users of a response in one query).
     #[graphql(complexity = "10 * child_complexity")]
     async fn posts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Post>> {
+        if let Some(posts) = &self.1 {
+            return Ok(posts.iter().cloned().map(Post).collect());
+        }
         let posts = loaders(ctx)
             .posts_by_author
             .load_one(self.0.id)
@@ -115,7 +125,7 @@ impl Post {
             .load_one(self.0.author_id)
             .await
             .gql()?
-            .map(User))
+            .map(User::from))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -187,7 +197,7 @@ impl Order {
             .load_one(self.0.order.user_id)
             .await
             .gql()?
-            .map(User))
+            .map(User::from))
     }
 
     async fn items(&self) -> Vec<OrderItem> {

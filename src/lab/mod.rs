@@ -7,8 +7,9 @@
 //!   workers × 1000 / ms requests per second.
 //! - `blocking` moves the same blocking work to actix's blocking pool (`web::block`): a WSGI
 //!   app in a thread pool, or a FastAPI `def` handler. It scales with the pool size.
-//! - `async` awaits a timer (no thread is held while waiting) and then reads on the blocking
-//!   pool: the ASGI shape. It scales with concurrency until the CPU is the limit.
+//! - `async` awaits a timer (no thread is held while waiting) and then reads on the database
+//!   threads, as every REST handler does (`Db::run`): the ASGI shape. It scales with
+//!   concurrency until the CPU is the limit.
 //!
 //! `cpu` does CPU-bound work (SHA-256 rounds) on each model, to show where async does not
 //! help: computing holds a thread whichever way it is scheduled.
@@ -21,7 +22,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::error::{AppError, FieldError};
 use crate::http::request_context::RequestStart;
 use crate::http::routing::Endpoint;
@@ -88,7 +89,8 @@ pub struct Timings {
     /// the kernel before a busy worker accepts the connection is invisible to the server:
     /// compare with the latency the client measures).
     pub before_handler: f64,
-    /// Waiting for a blocking-pool thread (`blocking`, and `async`'s database read).
+    /// Waiting for a thread: one of actix's blocking pool (`blocking`), or a database
+    /// thread with its connection (`async`'s read, as in every REST handler).
     pub waiting_for_pool: f64,
     /// The simulated I/O (sleeping or awaiting), or the CPU work.
     pub working: f64,
@@ -153,15 +155,20 @@ fn blocking_work(
     let slept = t.elapsed();
     let t = Instant::now();
     let mut conn = db.pool().get().map_err(AppError::Pool)?;
-    let product = match products::get(&mut conn, 1) {
-        Ok(p) => Some(LabProduct {
+    let product = read_product(&mut conn)?;
+    Ok((product, slept, t.elapsed(), thread_name()))
+}
+
+/// The lab's database work: product 1, if the database has one.
+fn read_product(conn: &mut DbConnection) -> Result<Option<LabProduct>, AppError> {
+    match products::get(conn, 1) {
+        Ok(p) => Ok(Some(LabProduct {
             id: p.id,
             name: p.name,
-        }),
-        Err(AppError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    Ok((product, slept, t.elapsed(), thread_name()))
+        })),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn work_label(sleep_ms: u64) -> String {
@@ -243,7 +250,7 @@ pub async fn blocking(
     }))
 }
 
-/// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads on the blocking pool.
+/// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads on the database threads.
 #[utoipa::path(get, path = "/api/v1/lab/async", tag = "lab", params(WaitParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
         (status = 400, description = "`ms` out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -257,21 +264,16 @@ pub async fn asynchronous(
     let t = Instant::now();
     actix_web::rt::time::sleep(Duration::from_millis(sleep_ms)).await;
     let slept = t.elapsed();
-    let db = db.get_ref().clone();
-    let ((product, db_time, thread), waited) = on_pool(move || {
-        let t = Instant::now();
-        let mut conn = db.pool().get().map_err(AppError::Pool)?;
-        let product = match products::get(&mut conn, 1) {
-            Ok(p) => Some(LabProduct {
-                id: p.id,
-                name: p.name,
-            }),
-            Err(AppError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        };
-        Ok((product, t.elapsed(), thread_name()))
-    })
-    .await?;
+    // The database threads, as every REST handler uses them (`Db::run`).
+    let submitted = Instant::now();
+    let (product, db_time, thread, waited) = db
+        .run(move |conn| {
+            let waited = submitted.elapsed();
+            let t = Instant::now();
+            let product = read_product(conn)?;
+            Ok((product, t.elapsed(), thread_name(), waited))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(LabReport {
         model: Model::Async,
         work: work_label(sleep_ms),

@@ -1,5 +1,6 @@
 //! The REST transport: handlers parse, authorize via the extractors, call one service
-//! function on the blocking pool, and shape the response (status, Location, ETag, Link).
+//! function on the database threads (`Db::run`), and shape the response (status, Location,
+//! ETag, Link).
 
 pub mod health;
 pub mod v1;

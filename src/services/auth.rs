@@ -5,6 +5,7 @@
 //! one login form a family; presenting a retired token again means it was copied, so the
 //! whole family is revoked (OAuth 2.0 Security BCP, section 4.14).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{passwords, users, Actor};
 use crate::db::models::{NewRefreshToken, RefreshToken};
 use crate::db::schema::refresh_tokens;
-use crate::db::{self, write_transaction, DbConnection};
+use crate::db::{self, write_transaction, Db, DbConnection};
 use crate::domain::{Email, Role, Secret};
 use crate::error::AppError;
 
@@ -169,35 +170,36 @@ fn issue_pair(
 }
 
 /// `grant_type=password`: the same answer for an unknown email and a wrong password, after
-/// the same amount of work, so the endpoint cannot be used to find accounts.
-pub fn password_grant(
-    conn: &mut DbConnection,
-    tokens: &Tokens,
-    username: &str,
-    password: &str,
+/// the same amount of work, so the endpoint cannot be used to find accounts. The password
+/// is checked between two database calls, so no connection is held while argon2 runs.
+pub async fn password_grant(
+    db: &Db,
+    tokens: Arc<Tokens>,
+    username: String,
+    password: Secret,
 ) -> Result<TokenPair, GrantError> {
     let rejected = || GrantError::InvalidGrant("the username or password is incorrect".to_owned());
-    let user = match Email::parse("username", username) {
-        Ok(email) => users::find_by_email(conn, &email)?,
+    let user = match Email::parse("username", &username) {
+        Ok(email) => db.run(move |c| users::find_by_email(c, &email)).await?,
         Err(_) => None,
     };
-    let Some(user) = user else {
-        passwords::verify_dummy(password);
-        tracing::warn!(reason = "unknown user", "failed login");
-        return Err(rejected());
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = passwords::verify_off_thread(password, stored).await?;
+    let user = match user {
+        None => {
+            tracing::warn!(reason = "unknown user", "failed login");
+            return Err(rejected());
+        }
+        Some(user) if !matches => {
+            tracing::warn!(user_id = user.id, reason = "wrong password", "failed login");
+            return Err(rejected());
+        }
+        Some(user) => user,
     };
-    if !passwords::verify(password, &user.password_hash) {
-        tracing::warn!(user_id = user.id, reason = "wrong password", "failed login");
-        return Err(rejected());
-    }
     let family = uuid::Uuid::new_v4().to_string();
-    Ok(issue_pair(
-        conn,
-        tokens,
-        user.id,
-        users::role_of(&user),
-        &family,
-    )?)
+    Ok(db
+        .run(move |c| issue_pair(c, &tokens, user.id, users::role_of(&user), &family))
+        .await?)
 }
 
 enum Refresh {

@@ -52,7 +52,7 @@ pub enum DomainEvent {
     },
 }
 
-/// Where events go. Implementations must not block: services call it on the blocking pool
+/// Where events go. Implementations must not block: services call it on the database threads
 /// inside a request.
 pub trait EventSink: Send + Sync {
     fn publish(&self, event: DomainEvent);

@@ -6,7 +6,40 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
+use crate::domain::Secret;
 use crate::error::AppError;
+
+/// Runs argon2 work on actix's blocking pool. A hash takes tens of milliseconds of CPU: it
+/// must neither stall an async worker nor hold one of the database threads (and its
+/// connection), which are as few as the cores when the database is SQLite.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    actix_web::web::block(work)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing task failed: {e}")))
+}
+
+/// [`hash`], off the async workers and the database threads.
+pub async fn hash_off_thread(password: Secret) -> Result<String, AppError> {
+    off_thread(move || hash(password.expose())).await?
+}
+
+/// [`verify`] against `stored_hash`, or [`verify_dummy`] when there is none, off the async
+/// workers and the database threads.
+pub async fn verify_off_thread(
+    password: Secret,
+    stored_hash: Option<String>,
+) -> Result<bool, AppError> {
+    off_thread(move || match stored_hash {
+        Some(stored) => verify(password.expose(), &stored),
+        None => {
+            verify_dummy(password.expose());
+            false
+        }
+    })
+    .await
+}
 
 pub fn hash(password: &str) -> Result<String, AppError> {
     Argon2::default()

@@ -59,11 +59,16 @@ fn email_taken(err: AppError, email: &Email) -> AppError {
     }
 }
 
-pub fn register(
-    conn: &mut DbConnection,
-    events: &Events,
-    input: RegisterInput,
-) -> Result<User, AppError> {
+/// A registration that passed validation, its password already hashed.
+pub struct NewAccount {
+    email: Email,
+    name: String,
+    password_hash: String,
+}
+
+/// Checks a registration and hashes its password, before any database work: argon2 runs on
+/// actix's blocking pool, not while a connection is held.
+pub async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, AppError> {
     let mut f = Fields::default();
     let email = f.take(Email::parse("email", &input.email));
     let name = f.take(bounded_text(
@@ -73,9 +78,28 @@ pub fn register(
         TextKind::SingleLine,
     ));
     let password = f.take(Password::parse("password", input.password.expose()));
-    let (email, name, password) = f.finish(|| Some((email?, name?, password?)))?;
-    let hash = passwords::hash(password.expose())?;
-    let user = insert(conn, &email, &name, &hash, Role::User)?;
+    let (email, name, _) = f.finish(|| Some((email?, name?, password?)))?;
+    let password_hash = passwords::hash_off_thread(input.password).await?;
+    Ok(NewAccount {
+        email,
+        name,
+        password_hash,
+    })
+}
+
+/// Stores a prepared registration (a taken email is a conflict) and announces it.
+pub fn register(
+    conn: &mut DbConnection,
+    events: &Events,
+    account: NewAccount,
+) -> Result<User, AppError> {
+    let user = insert(
+        conn,
+        &account.email,
+        &account.name,
+        &account.password_hash,
+        Role::User,
+    )?;
     events.publish(DomainEvent::UserRegistered {
         user: UserRef {
             id: user.id,
@@ -132,6 +156,18 @@ pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppEr
         [one] => query.filter(users::id.eq(*one)).load(conn)?,
         many => query.filter(users::id.eq_any(many)).load(conn)?,
     })
+}
+
+/// A user and their posts, oldest first (`None` for no such user).
+pub fn with_posts(
+    conn: &mut DbConnection,
+    id: i32,
+) -> Result<Option<(User, Vec<crate::db::models::Post>)>, AppError> {
+    let Some(user) = get_many(conn, &[id])?.pop() else {
+        return Ok(None);
+    };
+    let posts = super::posts::by_authors(conn, &[id])?;
+    Ok(Some((user, posts)))
 }
 
 pub fn list(

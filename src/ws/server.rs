@@ -3,7 +3,7 @@
 //! bounded mailbox.
 //!
 //! Each room has a queue of operations (joins and messages) run one at a time, off the
-//! actor's own loop: the database work goes to the blocking pool and the actor keeps
+//! actor's own loop: the database work goes to the database threads and the actor keeps
 //! routing other rooms' traffic meanwhile. One room at a time gives two guarantees: a
 //! message is stored before it is broadcast and broadcasts come in id order, and a `joined`
 //! frame's history ends exactly where the live messages begin. Consecutive messages

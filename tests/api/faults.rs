@@ -7,7 +7,10 @@ use crate::helpers::*;
 
 #[actix_web::test]
 async fn losing_the_database_makes_readyz_503_and_requests_fail_without_leaking_internals() {
-    let Some(app) = spawn_with(Backend::Postgres, |args| args.database.db_pool_size = 2).await
+    let Some(app) = spawn_with(Backend::Postgres, |args| {
+        args.database.db_pool_size = Some(2)
+    })
+    .await
     else {
         return;
     };

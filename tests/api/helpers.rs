@@ -195,7 +195,7 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
         lab_results: "bench-results".into(),
         database: DatabaseArgs {
             database_url: database_url.to_owned(),
-            db_pool_size: 5,
+            db_pool_size: Some(5),
         },
         ws: WsArgs {
             ws_heartbeat_ms: 5_000,

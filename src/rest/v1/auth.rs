@@ -12,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::db::Db;
+use crate::domain::Secret;
 use crate::error::{problem, AppError, Problem, PROBLEM_JSON};
 use crate::services::auth::{self, GrantError, TokenPair, Tokens};
 
@@ -182,9 +183,8 @@ async fn grant(
     let result = match required(&params, "grant_type")? {
         "password" => {
             let username = required(&params, "username")?.to_owned();
-            let password = required(&params, "password")?.to_owned();
-            db.run(move |c| Ok(auth::password_grant(c, &tokens, &username, &password)))
-                .await?
+            let password = Secret::new(required(&params, "password")?);
+            auth::password_grant(&db, tokens, username, password).await
         }
         "refresh_token" => {
             let refresh = required(&params, "refresh_token")?.to_owned();

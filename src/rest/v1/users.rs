@@ -65,7 +65,10 @@ pub async fn register(
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<HttpResponse, AppError> {
     let events = events.get_ref().clone();
-    let user = db.run(move |c| users::register(c, &events, input)).await?;
+    let account = users::prepare_registration(input).await?;
+    let user = db
+        .run(move |c| users::register(c, &events, account))
+        .await?;
     let actor = Actor {
         user_id: user.id,
         role: users::role_of(&user),
