@@ -95,9 +95,25 @@ api_test!(the_seed_query_works_exactly_as_written, |app| {
         body,
         json!({"data": {"user": {"name": "Test User", "posts": [{"title": "First"}]}}})
     );
-    // Unknown ids are null, not errors.
+    // Unknown ids are null, not errors, with or without posts asked for.
     let body = app.gql(None, r#"{ user(id: "999999") { name } }"#).await;
     assert_eq!(body["data"]["user"], Value::Null);
+    let body = app
+        .gql(None, r#"{ user(id: "999999") { name posts { title } } }"#)
+        .await;
+    assert_eq!(body, json!({"data": {"user": null}}));
+    // Posts reached through a fragment and an alias are read with the user; a user
+    // without posts has an empty list.
+    let (other, _) = app.user("no-posts@example.com").await;
+    let query = format!(
+        r#"{{ a: user(id: "{id}") {{ ...P }} b: user(id: "{other}") {{ ...P }} }}
+           fragment P on User {{ mine: posts {{ title }} }}"#
+    );
+    let body = app.gql(None, &query).await;
+    assert_eq!(
+        body,
+        json!({"data": {"a": {"mine": [{"title": "First"}]}, "b": {"mine": []}}})
+    );
 });
 
 api_test!(nested_lists_load_in_a_constant_number_of_queries, |app| {
