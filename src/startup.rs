@@ -74,7 +74,7 @@ pub async fn open_database(url: &str, pool_size: Option<u32>) -> anyhow::Result<
     let pool_size = pool_size.unwrap_or_else(|| default_pool_size(backend));
     let redacted = url.redacted();
     let pool = actix_web::rt::task::spawn_blocking(move || {
-        let (pool, queries) = ConnectionManager::pool(url, pool_size, Duration::from_secs(5))?;
+        let (pool, queries) = ConnectionManager::pool(url, pool_size, db::WAIT_FOR_CONNECTION)?;
         let mut conn = pool.get()?;
         let applied = db::run_migrations(&mut conn)?;
         drop(conn);

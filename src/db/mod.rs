@@ -11,6 +11,7 @@ pub mod schema;
 pub use migrations::run_pending as run_migrations;
 pub use pool::{Backend, ConnectionManager, DbConnection, DbPool, DbUrl, QueryCounter};
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,12 @@ pub struct Db {
     queries: QueryCounter,
     threads: Arc<DbThreads>,
 }
+
+/// How long database work may wait for a database thread, or for a connection.
+pub const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(5);
+
+/// Why work that waited too long for the database is refused.
+const BUSY: &str = "the database is busy right now; retry later";
 
 /// The threads that run database work: as many as the pool has connections.
 ///
@@ -96,20 +103,45 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the database threads and awaits it.
+    ///
+    /// Work that has waited [`WAIT_FOR_CONNECTION`] for a thread without starting is given
+    /// up (`503`, nothing done), as a request that cannot get a connection is: an overloaded
+    /// or stalled database sheds load instead of queueing without end. Work that has
+    /// started is always awaited, so a write never commits behind an error answer.
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        const QUEUED: u8 = 0;
+        const STARTED: u8 = 1;
+        const ABANDONED: u8 = 2;
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let job_state = state.clone();
         let pool = self.pool.clone();
-        self.threads
-            .handle()
-            .spawn_blocking(move || {
-                let mut conn = pool.get().map_err(AppError::Pool)?;
-                f(&mut conn)
-            })
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("database task failed: {e}")))?
+        let mut job = self.threads.handle().spawn_blocking(move || {
+            if job_state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return Err(AppError::Unavailable(BUSY.to_owned()));
+            }
+            let mut conn = pool.get().map_err(AppError::Pool)?;
+            f(&mut conn)
+        });
+        let joined = match actix_web::rt::time::timeout(WAIT_FOR_CONNECTION, &mut job).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                if state
+                    .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Err(AppError::Unavailable(BUSY.to_owned()));
+                }
+                job.await
+            }
+        };
+        joined.map_err(|e| AppError::Internal(anyhow::anyhow!("database task failed: {e}")))?
     }
 
     /// Checks that a connection can be had and answers a trivial query within `timeout`.
@@ -197,5 +229,47 @@ impl LockTable {
             LockTable::Posts => "posts",
             LockTable::Orders => "orders",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    /// One database thread, held past the wait limit: the next job is refused with 503 and
+    /// never runs later; the job that had started is awaited to its end.
+    #[actix_web::test]
+    async fn work_that_waits_too_long_for_a_thread_is_refused_and_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DbUrl::parse(dir.path().join("wait.db").to_str().unwrap());
+        let (pool, queries) = ConnectionManager::pool(url, 1, WAIT_FOR_CONNECTION).unwrap();
+        let db = Db::new(pool, Backend::Sqlite, queries).unwrap();
+        let busy = db.clone();
+        let holder = actix_web::rt::spawn(async move {
+            busy.run(|_| {
+                std::thread::sleep(WAIT_FOR_CONNECTION + Duration::from_millis(500));
+                Ok("finished")
+            })
+            .await
+        });
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let refused = db
+            .run(move |_| {
+                flag.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(AppError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert_eq!(holder.await.unwrap().unwrap(), "finished");
+        // The thread is free again: a new job runs, and the abandoned one did not.
+        db.run(|_| Ok(())).await.unwrap();
+        assert!(!ran.load(Ordering::SeqCst));
     }
 }
