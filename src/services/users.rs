@@ -207,12 +207,43 @@ fn require_self_or_admin(actor: &Actor, user_id: i32) -> Result<(), AppError> {
     }
 }
 
+/// The argon2 hash of the new password a change to account `id` sets, computed before the
+/// write transaction (on actix's blocking pool), so that the row lock and a database thread
+/// are not held for tens of milliseconds. `None` when there is no new password, when it will
+/// fail validation, or when `actor` may not change the account: [`update`] then reports the
+/// error in its usual order.
+pub async fn hash_new_password(
+    actor: &Actor,
+    id: i32,
+    change: &Change<UserInput>,
+) -> Result<Option<String>, AppError> {
+    if require_self_or_admin(actor, id).is_err() {
+        return Ok(None);
+    }
+    let raw = match change {
+        Change::Replace(input) => input.password.as_ref().map(|p| p.expose().to_owned()),
+        Change::Patch(patch) => patch
+            .get("password")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned),
+    };
+    match raw {
+        Some(raw) if Password::parse("password", &raw).is_ok() => {
+            Ok(Some(passwords::hash_off_thread(Secret::new(raw)).await?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Applies `change` to account `id`. `new_password_hash` is [`hash_new_password`]'s answer
+/// for the same change; without it a new password is hashed here.
 pub fn update(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i32,
     change: Change<UserInput>,
     precondition: impl Precondition<User>,
+    new_password_hash: Option<String>,
 ) -> Result<User, AppError> {
     write_transaction(conn, |conn| {
         db::lock_row(conn, db::LockTable::Users, id)?;
@@ -241,7 +272,11 @@ pub fn update(
         if role != role_of(&current) {
             actor.require_admin()?;
         }
-        let password_hash = password.map(|p| passwords::hash(p.expose())).transpose()?;
+        let password_hash = match (password, new_password_hash) {
+            (Some(_), Some(hash)) => Some(hash),
+            (Some(p), None) => Some(passwords::hash(p.expose())?),
+            (None, _) => None,
+        };
         let changed_password = password_hash.is_some();
         let user = diesel::update(users::table.find(id))
             .set(UserChanges {

@@ -165,8 +165,9 @@ async fn update(
     change: Change<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
+    let hash = users::hash_new_password(&actor, id, &change).await?;
     let user = db
-        .run(move |c| users::update(c, &actor, id, change, check))
+        .run(move |c| users::update(c, &actor, id, change, check, hash))
         .await?;
     cached_json(
         &req,
