@@ -1,7 +1,7 @@
 // switchboard chat: REST sign-in (OAuth2 password grant), then /ws/chat (docs/PROTOCOL.md).
 // No framework, no inline handlers, and user text only ever goes through textContent.
 
-import { $, el, toast, wsUrl, AuthError, ApiError, registerUser, Session } from '/static/session.js';
+import { $, el, toast, AuthError, ApiError, LiveSocket, registerUser, Session } from '/static/session.js';
 
 // ---------------------------------------------------------------- small helpers
 
@@ -194,8 +194,6 @@ function mergeMessages(r, list) {
 
 // ---------------------------------------------------------------- WebSocket connection
 
-const conn = { ws: null, wanted: false, attempt: 0, timer: null };
-
 function setStatus(state, text) {
   const s = $('conn-status');
   s.dataset.state = state;
@@ -203,50 +201,17 @@ function setStatus(state, text) {
   s.hidden = false;
 }
 
+const live = new LiveSocket(session, '/ws/chat', {
+  onFrame: handleFrame,
+  onStatus: setStatus,
+  onClose: onDisconnected,
+});
+
 function send(frame) {
-  if (!conn.ws || conn.ws.readyState !== WebSocket.OPEN) return false;
-  conn.ws.send(JSON.stringify(frame));
-  return true;
+  return live.send(frame);
 }
 
-async function connect() {
-  clearTimeout(conn.timer);
-  conn.timer = null;
-  if (!session.signedIn) return;
-  conn.wanted = true;
-  setStatus('connecting', conn.attempt ? 'reconnecting…' : 'connecting…');
-  let token;
-  try {
-    token = await session.accessToken();
-  } catch (e) {
-    if (!(e instanceof AuthError)) scheduleReconnect();
-    return;
-  }
-  if (!conn.wanted || conn.ws) return;
-  let opened = false;
-  const ws = new WebSocket(wsUrl('/ws/chat'), ['bearer', token]);
-  conn.ws = ws;
-  ws.addEventListener('open', () => {
-    opened = true;
-  });
-  ws.addEventListener('message', (ev) => {
-    if (conn.ws !== ws || typeof ev.data !== 'string') return;
-    let frame;
-    try {
-      frame = JSON.parse(ev.data);
-    } catch {
-      return;
-    }
-    handleFrame(frame);
-  });
-  ws.addEventListener('close', (ev) => {
-    if (conn.ws !== ws) return;
-    conn.ws = null;
-    onDisconnected(ev, opened);
-  });
-}
-
-async function onDisconnected(ev, opened) {
+function onDisconnected(ev, wanted) {
   for (const r of rooms.values()) {
     r.status = 'joining';
     r.typing.clear();
@@ -254,36 +219,7 @@ async function onDisconnected(ev, opened) {
     r.historyQueue = [];
   }
   renderAll();
-  if (!conn.wanted) return;
-  if (ev.code === 1008) toast('The server closed the connection (too many messages).', { code: '1008' });
-  if (!opened) {
-    // Refused before the upgrade: perhaps the token. A REST call refreshes it on 401,
-    // or ends the session if the refresh token is dead too.
-    try {
-      await session.fetch('/api/v1/users/me');
-    } catch (e) {
-      if (e instanceof AuthError) return;
-    }
-  }
-  scheduleReconnect();
-}
-
-function scheduleReconnect() {
-  if (!conn.wanted || conn.timer) return;
-  const base = Math.min(10_000, 500 * 2 ** conn.attempt);
-  const delay = Math.round(base / 2 + (Math.random() * base) / 2); // jitter: 50–100 % of base
-  conn.attempt += 1;
-  setStatus('reconnecting', `offline · retry in ${Math.max(1, Math.round(delay / 1000))} s`);
-  conn.timer = setTimeout(connect, delay);
-}
-
-function disconnect() {
-  conn.wanted = false;
-  clearTimeout(conn.timer);
-  conn.timer = null;
-  const ws = conn.ws;
-  conn.ws = null;
-  if (ws) ws.close(1000, 'bye');
+  if (wanted && ev.code === 1008) toast('The server closed the connection (too many messages).', { code: '1008' });
 }
 
 function sendJoin(r) {
@@ -327,7 +263,7 @@ function handleFrame(f) {
 }
 
 function onReady(f) {
-  conn.attempt = 0;
+  live.ready();
   if (f.user) me = { ...me, ...f.user };
   showWhoami();
   setStatus('online', 'online');
@@ -509,9 +445,9 @@ function sendPending(r, p) {
     p.sentAt = Date.now();
     // The echo (or an error frame with our client_id) normally comes within milliseconds. A
     // frame refused without its client_id would otherwise stay "Sending…" for ever.
-    const ws = conn.ws;
+    const ws = live.ws;
     setTimeout(() => {
-      if (r.pending.get(p.clientId) === p && p.state === 'sent' && conn.ws === ws && ws) {
+      if (r.pending.get(p.clientId) === p && p.state === 'sent' && live.ws === ws && ws) {
         p.state = 'failed';
         p.error = 'No answer from the server; it may have dropped this message.';
         if (rooms.get(r.name) === r && r.name === current) renderCurrent({});
@@ -817,7 +753,7 @@ function showWhoami() {
 // ---------------------------------------------------------------- views
 
 function showAuth(message) {
-  disconnect();
+  live.stop();
   clearInterval(roomsTimer);
   rooms.clear();
   current = null;
@@ -855,8 +791,7 @@ async function startChat() {
   current = saved.current && rooms.has(saved.current) ? saved.current : rooms.keys().next().value || null;
   if (window.matchMedia('(max-width: 700px)').matches) $('browse').open = false;
   renderAll({ toBottom: true });
-  conn.attempt = 0;
-  connect();
+  live.start();
   loadAllRooms();
   clearInterval(roomsTimer);
   roomsTimer = setInterval(() => {
@@ -866,7 +801,7 @@ async function startChat() {
 
 async function signOut() {
   sessionStorage.removeItem(CHAT_KEY);
-  disconnect();
+  live.stop();
   await session.signOut();
   showAuth();
 }
@@ -905,12 +840,6 @@ function init() {
     if (!document.hidden && current && rooms.get(current)) {
       rooms.get(current).unread = 0;
       renderRoomList();
-    }
-  });
-  window.addEventListener('online', () => {
-    if (conn.wanted && !conn.ws) {
-      conn.attempt = 0;
-      connect();
     }
   });
 

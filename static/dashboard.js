@@ -3,7 +3,7 @@
 // No dependencies beyond the shared static/session.js (the binary embeds a fixed set of
 // files: src/http/assets.rs); user text goes through textContent only.
 
-import { $, el, svg, toast, wsUrl, AuthError, ApiError, Session } from '/static/session.js';
+import { $, el, svg, toast, ApiError, LiveSocket, Session } from '/static/session.js';
 
 const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const intFmt = new Intl.NumberFormat();
@@ -256,7 +256,7 @@ function onEvent(f) {
 function handleFrame(f) {
   switch (f.type) {
     case 'ready':
-      conn.attempt = 0;
+      live.ready();
       setStatus('online', 'live');
       if (f.user) showWhoami(f.user);
       $('forbidden').hidden = f.dashboard !== false;
@@ -276,8 +276,6 @@ function handleFrame(f) {
 
 // ---------------------------------------------------------------- connection
 
-const conn = { ws: null, wanted: false, attempt: 0, timer: null };
-
 function setStatus(state, text) {
   const s = $('conn-status');
   s.dataset.state = state;
@@ -285,69 +283,13 @@ function setStatus(state, text) {
   s.hidden = false;
 }
 
-async function connect() {
-  clearTimeout(conn.timer);
-  conn.timer = null;
-  if (!session.signedIn) return;
-  conn.wanted = true;
-  setStatus('connecting', conn.attempt ? 'reconnecting…' : 'connecting…');
-  let token;
-  try {
-    token = await session.accessToken();
-  } catch (e) {
-    if (!(e instanceof AuthError)) scheduleReconnect();
-    return;
-  }
-  if (!conn.wanted || conn.ws) return;
-  let opened = false;
-  const ws = new WebSocket(wsUrl('/ws/events'), ['bearer', token]);
-  conn.ws = ws;
-  ws.addEventListener('open', () => {
-    opened = true;
-  });
-  ws.addEventListener('message', (ev) => {
-    if (conn.ws !== ws || typeof ev.data !== 'string') return;
-    let frame;
-    try {
-      frame = JSON.parse(ev.data);
-    } catch {
-      return;
-    }
-    handleFrame(frame);
-  });
-  ws.addEventListener('close', async (ev) => {
-    if (conn.ws !== ws) return;
-    conn.ws = null;
-    if (!conn.wanted) return;
-    if (ev.code === 1008) toast('The server closed the connection.', { code: '1008' });
-    if (!opened) {
-      try {
-        await session.fetch('/api/v1/users/me');
-      } catch (e) {
-        if (e instanceof AuthError) return;
-      }
-    }
-    scheduleReconnect();
-  });
-}
-
-function scheduleReconnect() {
-  if (!conn.wanted || conn.timer) return;
-  const base = Math.min(10_000, 500 * 2 ** conn.attempt);
-  const delay = Math.round(base / 2 + (Math.random() * base) / 2);
-  conn.attempt += 1;
-  setStatus('reconnecting', `offline · retry in ${Math.max(1, Math.round(delay / 1000))} s`);
-  conn.timer = setTimeout(connect, delay);
-}
-
-function disconnect() {
-  conn.wanted = false;
-  clearTimeout(conn.timer);
-  conn.timer = null;
-  const ws = conn.ws;
-  conn.ws = null;
-  if (ws) ws.close(1000, 'bye');
-}
+const live = new LiveSocket(session, '/ws/events', {
+  onFrame: handleFrame,
+  onStatus: setStatus,
+  onClose: (ev, wanted) => {
+    if (wanted && ev.code === 1008) toast('The server closed the connection.', { code: '1008' });
+  },
+});
 
 // ---------------------------------------------------------------- views
 
@@ -358,7 +300,7 @@ function showWhoami(user) {
 }
 
 function showAuth(message) {
-  disconnect();
+  live.stop();
   $('dash-view').hidden = true;
   $('auth-view').hidden = false;
   $('signout').hidden = true;
@@ -377,8 +319,7 @@ function startDashboard() {
   $('metrics-area').hidden = false;
   $('events').replaceChildren(el('li', 'empty', 'No events yet. Register a user, place an order or chat to see some.'));
   buildCharts();
-  conn.attempt = 0;
-  connect();
+  live.start();
 }
 
 async function onSubmit(event) {
@@ -408,7 +349,7 @@ async function onSubmit(event) {
 }
 
 async function signOut() {
-  disconnect();
+  live.stop();
   await session.signOut();
   showAuth();
 }
@@ -418,14 +359,8 @@ function init() {
   $('signout').addEventListener('click', signOut);
   $('switch-account').addEventListener('click', signOut);
   session.onExpired = () => showAuth('Your session has ended: sign in again.');
-  window.addEventListener('online', () => {
-    if (conn.wanted && !conn.ws) {
-      conn.attempt = 0;
-      connect();
-    }
-  });
   setInterval(() => {
-    if (!conn.ws || !lastMetricsAt || $('metrics-area').hidden) return;
+    if (!live.ws || !lastMetricsAt || $('metrics-area').hidden) return;
     const silent = Math.round((Date.now() - lastMetricsAt) / 1000);
     if (silent >= 3) $('updated').textContent = `no metrics for ${silent} s`;
   }, 1000);

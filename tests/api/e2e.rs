@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, PASSWORD};
 
 fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
@@ -63,9 +63,21 @@ async fn two_people_chat_through_the_chat_page_in_chromium() {
         return;
     }
     let app = spawn_app().await;
+    let (_, admin_token) = app.admin().await;
+    let admin_email = app
+        .get("/api/v1/users/me")
+        .bearer(&admin_token)
+        .send()
+        .await
+        .json()["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let env = vec![
         ("BASE_URL", app.address.clone()),
         ("CHROMIUM", chromium().to_string_lossy().into_owned()),
+        ("ADMIN_EMAIL", admin_email),
+        ("ADMIN_PASSWORD", PASSWORD.to_owned()),
     ];
     node("chat.mjs", env).await;
 }

@@ -8,7 +8,8 @@
 // and a message full of HTML is shown as literal text. Exit status 0 on success, 1 on failure.
 //
 // Environment: BASE_URL (default http://127.0.0.1:8080), CHROMIUM (default /usr/bin/chromium),
-// SCREENSHOT_DIR (optional: PNGs of both pages are saved there).
+// SCREENSHOT_DIR (optional: PNGs of both pages are saved there), ADMIN_EMAIL and
+// ADMIN_PASSWORD (optional: an admin then watches /dashboard count the messages).
 
 import { randomBytes } from 'node:crypto';
 import { BASE_URL, TIMEOUT, PHONE, step, shot, watch, assertNoProblems, run } from './lib.mjs';
@@ -88,6 +89,26 @@ run({ name: 'chat' }, async (browser, pages) => {
   await step(`A joins #${ROOM}`, () => joinRoom(a, ROOM));
   await step(`B joins #${ROOM}`, () => joinRoom(b, ROOM));
 
+  // An admin watches /dashboard while they talk (ADMIN_EMAIL / ADMIN_PASSWORD from the test).
+  let dash = null;
+  let messagesBefore = null;
+  if (process.env.ADMIN_EMAIL) {
+    const ctxD = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    dash = await ctxD.newPage();
+    pages.push(['dashboard', dash]);
+    watch(dash, 'dashboard', { consoleErrors: 'log' });
+    dash.setDefaultTimeout(TIMEOUT);
+    await step('an admin signs in to /dashboard and sees live metrics', async () => {
+      await dash.goto(`${BASE_URL}/dashboard`, { waitUntil: 'domcontentloaded' });
+      await dash.fill('#email', process.env.ADMIN_EMAIL);
+      await dash.fill('#password', process.env.ADMIN_PASSWORD);
+      await dash.click('#signin');
+      await dash.waitForSelector('#conn-status[data-state="online"]');
+      await dash.waitForFunction(() => /since start/.test(document.querySelector('#t-msg-total')?.textContent || ''));
+      messagesBefore = parseInt((await dash.textContent('#t-msg-total')).replace(/\D/g, ''), 10);
+    });
+  }
+
   await step('presence lists both users on both sides', async () => {
     await waitForMembers(a, [ada.name, linus.name]);
     await waitForMembers(b, [ada.name, linus.name]);
@@ -108,6 +129,15 @@ run({ name: 'chat' }, async (browser, pages) => {
     await waitForMessage(a, fromB);
     await waitForMessage(b, fromB);
   });
+
+  if (dash) {
+    await step('the dashboard counts the two messages', async () => {
+      await dash.waitForFunction(
+        (before) => parseInt((document.querySelector('#t-msg-total')?.textContent || '').replace(/\D/g, ''), 10) >= before + 2,
+        messagesBefore,
+      );
+    });
+  }
 
   await step('typing in B shows "… is typing" in A', async () => {
     await b.click('#message-input');
