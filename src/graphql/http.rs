@@ -186,6 +186,36 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
+/// Gives the errors of a document that never ran the codes clients know from Apollo
+/// Server, so that every error has an `extensions.code`: `GRAPHQL_PARSE_FAILED` for syntax
+/// errors (the parser's messages point at the spot, ` --> line:column`) and
+/// `GRAPHQL_VALIDATION_FAILED` for the rest (unknown fields, wrong arguments, the depth and
+/// complexity limits).
+fn coded_as_unrun(errors: &mut Json) {
+    let Some(errors) = errors.as_array_mut() else {
+        return;
+    };
+    for error in errors.iter_mut().filter_map(Json::as_object_mut) {
+        let parse = error
+            .get("message")
+            .and_then(Json::as_str)
+            .is_some_and(|m| m.starts_with(" --> "));
+        let code = if parse {
+            "GRAPHQL_PARSE_FAILED"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        let extensions = error
+            .entry("extensions")
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions
+                .entry("code")
+                .or_insert_with(|| Json::String(code.to_owned()));
+        }
+    }
+}
+
 /// Parse and validation errors carry no path: the document never ran.
 fn never_ran(errors: &[ServerError]) -> bool {
     !errors.is_empty() && errors.iter().all(|e| e.path.is_empty())
@@ -209,10 +239,11 @@ async fn execute(
         );
     }
     if !response.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or(Json::Null),
-        );
+        let mut errors = serde_json::to_value(&response.errors).unwrap_or(Json::Null);
+        if !ran {
+            coded_as_unrun(&mut errors);
+        }
+        body.insert("errors".into(), errors);
     }
     if !response.extensions.is_empty() {
         let extensions: Map<String, Json> = response

@@ -357,6 +357,16 @@ async fn depth_complexity_and_introspection_limits_hold() {
             .contains("nested too deep"),
         "{body}"
     );
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
+    // Documents that never run still get a code: syntax errors and unknown fields.
+    assert_eq!(
+        code(&app.gql(None, r#"{ user(id: "1") { name "#).await),
+        "GRAPHQL_PARSE_FAILED"
+    );
+    assert_eq!(
+        code(&app.gql(None, "{ nope }").await),
+        "GRAPHQL_VALIDATION_FAILED"
+    );
 
     let wide =
         "{ products(first: 10) { edges { node { id sku name description priceCents stock } } } }";
