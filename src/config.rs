@@ -59,7 +59,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Blocking-pool threads per worker, for database calls and password hashing
+    /// Blocking-pool threads per worker, for password hashing, the lab's `blocking` model and
+    /// the readiness probe; database calls have threads of their own (--db-pool-size)
     /// (default: actix's 512 divided by the number of CPU cores).
     #[arg(long, env = "SWITCHBOARD_BLOCKING_THREADS")]
     pub blocking_threads: Option<usize>,

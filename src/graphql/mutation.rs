@@ -86,11 +86,7 @@ impl Mutation {
             name: input.name,
             password: Secret::new(input.password),
         };
-        let account = users::prepare_registration(input).await.gql()?;
-        let user = db(ctx)
-            .run(move |c| users::register(c, &events, account))
-            .await
-            .gql()?;
+        let user = users::register(db(ctx), &events, input).await.gql()?;
         Ok(User::from(user))
     }
 

@@ -8,7 +8,7 @@ use super::events::{DomainEvent, Events, UserRef};
 use super::{apply_sort, auth, passwords, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
-use crate::db::{self, write_transaction, DbConnection};
+use crate::db::{self, write_transaction, Db, DbConnection};
 use crate::domain::{bounded_text, Email, Fields, Password, Role, Secret, Sort, TextKind, Window};
 use crate::error::AppError;
 
@@ -60,15 +60,24 @@ fn email_taken(err: AppError, email: &Email) -> AppError {
 }
 
 /// A registration that passed validation, its password already hashed.
-pub struct NewAccount {
+struct NewAccount {
     email: Email,
     name: String,
     password_hash: String,
 }
 
-/// Checks a registration and hashes its password, before any database work: argon2 runs on
-/// actix's blocking pool, not while a connection is held.
-pub async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, AppError> {
+/// Registers an account for REST and GraphQL alike: checks the input, hashes the password
+/// before any database work (argon2 runs on actix's blocking pool, not while a database
+/// thread and its connection are held), then stores it (a taken email is a conflict) and
+/// announces it.
+pub async fn register(db: &Db, events: &Events, input: RegisterInput) -> Result<User, AppError> {
+    let account = prepare_registration(input).await?;
+    let events = events.clone();
+    db.run(move |c| store_registration(c, &events, account))
+        .await
+}
+
+async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, AppError> {
     let mut f = Fields::default();
     let email = f.take(Email::parse("email", &input.email));
     let name = f.take(bounded_text(
@@ -87,8 +96,7 @@ pub async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, Ap
     })
 }
 
-/// Stores a prepared registration (a taken email is a conflict) and announces it.
-pub fn register(
+fn store_registration(
     conn: &mut DbConnection,
     events: &Events,
     account: NewAccount,
@@ -207,12 +215,25 @@ fn require_self_or_admin(actor: &Actor, user_id: i32) -> Result<(), AppError> {
     }
 }
 
-/// The argon2 hash of the new password a change to account `id` sets, computed before the
-/// write transaction (on actix's blocking pool), so that the row lock and a database thread
-/// are not held for tens of milliseconds. `None` when there is no new password, when it will
-/// fail validation, or when `actor` may not change the account: [`update`] then reports the
-/// error in its usual order.
-pub async fn hash_new_password(
+/// Applies `change` to account `id` as `actor`. A new password is hashed first, on actix's
+/// blocking pool, so that the write transaction (its row lock, a database thread) is not held
+/// for the tens of milliseconds argon2 takes; a new password ends every session.
+pub async fn update(
+    db: &Db,
+    actor: Actor,
+    id: i32,
+    change: Change<UserInput>,
+    precondition: impl Precondition<User> + Send + 'static,
+) -> Result<User, AppError> {
+    let hash = hash_new_password(&actor, id, &change).await?;
+    db.run(move |c| apply_update(c, &actor, id, change, precondition, hash))
+        .await
+}
+
+/// The hash of the new password `change` sets, or `None` when there is none, when it will
+/// fail validation, or when `actor` may not change the account: [`apply_update`] then
+/// reports the error in its usual order (404, 403, 412, 400), without hashing anything.
+async fn hash_new_password(
     actor: &Actor,
     id: i32,
     change: &Change<UserInput>,
@@ -235,9 +256,9 @@ pub async fn hash_new_password(
     }
 }
 
-/// Applies `change` to account `id`. `new_password_hash` is [`hash_new_password`]'s answer
-/// for the same change; without it a new password is hashed here.
-pub fn update(
+/// `new_password_hash` is [`hash_new_password`]'s answer for the same change; without it a
+/// new password would be hashed here, under the lock.
+fn apply_update(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i32,

@@ -64,11 +64,7 @@ pub async fn register(
     events: web::Data<Events>,
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<HttpResponse, AppError> {
-    let events = events.get_ref().clone();
-    let account = users::prepare_registration(input).await?;
-    let user = db
-        .run(move |c| users::register(c, &events, account))
-        .await?;
+    let user = users::register(&db, &events, input).await?;
     let actor = Actor {
         user_id: user.id,
         role: users::role_of(&user),
@@ -165,10 +161,7 @@ async fn update(
     change: Change<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
-    let hash = users::hash_new_password(&actor, id, &change).await?;
-    let user = db
-        .run(move |c| users::update(c, &actor, id, change, check, hash))
-        .await?;
+    let user = users::update(&db, actor, id, change, check).await?;
     cached_json(
         &req,
         &UserView::for_viewer(&user, Some(&actor)),
