@@ -103,6 +103,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub redis: RedisArgs,
 
+    #[command(flatten)]
+    pub chat: ChatArgs,
+
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `https://app.example.com`; repeat or comma-separate. `*` allows any origin (never
     /// with credentials). None by default: only same-origin pages.
@@ -267,13 +270,36 @@ pub struct RedisArgs {
 }
 
 impl RedisArgs {
-    pub fn bridge(&self) -> Option<crate::bridge::BridgeConfig> {
+    pub fn bridge(&self) -> Option<crate::realtime::bridge::BridgeConfig> {
         self.redis_url
             .as_ref()
-            .map(|url| crate::bridge::BridgeConfig {
+            .map(|url| crate::realtime::bridge::BridgeConfig {
                 url: url.clone(),
                 prefix: self.redis_prefix.clone(),
                 presence_ttl: Duration::from_secs(self.redis_presence_ttl),
             })
+    }
+}
+
+/// Chat delivery guarantees (docs/PROTOCOL.md).
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// Seconds a message's `client_id` (REST: `Idempotency-Key`) is remembered: a send
+    /// repeating it within this window stores nothing and answers with the original.
+    #[arg(long, env = "SWITCHBOARD_CHAT_DEDUP_WINDOW", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chat_dedup_window: u64,
+
+    /// The most missed messages a `join` with `since` replays; a client further behind
+    /// gets the newest page (`"recovered": false`) and pages back with `history`.
+    #[arg(long, env = "SWITCHBOARD_CHAT_RESUME_MAX", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub chat_resume_max: i64,
+}
+
+impl ChatArgs {
+    pub fn settings(&self) -> crate::services::chat::ChatSettings {
+        crate::services::chat::ChatSettings {
+            dedup_window: Duration::from_secs(self.chat_dedup_window),
+            resume_max: self.chat_resume_max,
+        }
     }
 }

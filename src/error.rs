@@ -71,6 +71,29 @@ impl AppError {
         AppError::NotFound(format!("{what} {id} does not exist"))
     }
 
+    /// The same error as the client sees it, for handing to another task (the error itself
+    /// is not `Clone`: it may hold a database error). Server faults stay opaque.
+    pub fn for_client(&self) -> AppError {
+        match self {
+            AppError::Validation(fields) => AppError::Validation(fields.clone()),
+            AppError::BadRequest(m) => AppError::BadRequest(m.clone()),
+            AppError::Unauthenticated(why) => AppError::Unauthenticated(why.clone()),
+            AppError::Forbidden(m) => AppError::Forbidden(m.clone()),
+            AppError::NotFound(m) => AppError::NotFound(m.clone()),
+            AppError::Conflict(m) => AppError::Conflict(m.clone()),
+            AppError::PreconditionFailed => AppError::PreconditionFailed,
+            AppError::PayloadTooLarge(n) => AppError::PayloadTooLarge(*n),
+            AppError::UnsupportedMediaType(m) => AppError::UnsupportedMediaType(m.clone()),
+            AppError::RateLimited(s) => AppError::RateLimited(*s),
+            AppError::Pool(_) | AppError::Unavailable(_) => {
+                AppError::Unavailable("the database is not reachable right now".to_owned())
+            }
+            AppError::Database(_) | AppError::Internal(_) => {
+                AppError::Internal(anyhow::anyhow!("an internal error occurred"))
+            }
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation(vec![FieldError::new(field, message)])
     }

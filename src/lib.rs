@@ -1,11 +1,11 @@
 //! switchboard: one server showing every way a web backend talks to its clients.
 //!
 //! Requests flow one way: transport (`rest`, `ws`, `graphql`) → `services` (the
-//! business rules) → `db`. `startup::Application` builds the server for `serve`, the tests
+//! business rules) → `db`; `realtime` is the live core (chat rooms, event hub, the Redis
+//! bridge) that the WebSocket and GraphQL transports share. `startup::Application` builds the server for `serve`, the tests
 //! and the benchmarks alike.
 
 pub mod bench;
-pub mod bridge;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -16,6 +16,7 @@ pub mod lab;
 pub mod metrics;
 #[cfg(test)]
 mod proptests;
+pub mod realtime;
 pub mod rest;
 pub mod services;
 pub mod startup;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{merge_patch, PageRequest, RoomName, Sort};
 use crate::http::json::json_depth;
-use crate::ws::protocol::ClientFrame;
+use crate::realtime::protocol::ClientFrame;
 
 /// Arbitrary JSON values, nested a few levels.
 fn json_value() -> impl Strategy<Value = Value> {

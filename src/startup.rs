@@ -15,7 +15,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
-use crate::bridge::{self, Bridge, Relay};
 use crate::config::ServeArgs;
 use crate::db::{self, Backend, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
@@ -28,16 +27,18 @@ use crate::http::routing::{not_found, path_error, query_error, Endpoint};
 use crate::http::{assets, security};
 use crate::lab::runs::LabRuns;
 use crate::metrics::Metrics;
+use crate::realtime::bridge::{self, Bridge, Relay};
+use crate::realtime::{
+    chat::{ChatServer, Shutdown},
+    dispatch::{Dispatch, EventsOut},
+    hub::{EventHub, ShutdownHub},
+    sockets::Sockets,
+    Realtime,
+};
 use crate::rest::{health, v1};
 use crate::services::auth::{Tokens, MIN_SECRET_BYTES};
 use crate::services::events::Events;
-use crate::ws::{
-    self,
-    conn::WsLimits,
-    events::{EventHub, HubSink, ShutdownHub},
-    server::{ChatServer, Shutdown},
-    Realtime,
-};
+use crate::ws::{self, conn::WsLimits};
 use crate::{graphql, tls};
 
 pub struct Application {
@@ -191,6 +192,18 @@ impl Application {
 
         let db_data = web::Data::new(db.clone());
         let tokens = web::Data::new(Tokens::new(&secret, args.access_ttl(), args.refresh_ttl()));
+        let revocations = tokens.clone().into_inner();
+        let remembered = db
+            .run(move |c| revocations.revoked().load(c))
+            .await
+            .context("reading the sessions that ended early")?;
+        if remembered > 0 {
+            tracing::info!(
+                sessions = remembered,
+                "loaded sessions that ended before their tokens expire"
+            );
+        }
+        let chat_settings = args.chat.settings();
         let body = ApiDoc::openapi()
             .to_json()
             .context("rendering the OpenAPI document")?;
@@ -220,13 +233,23 @@ impl Application {
             hub.clone().recipient(),
             metrics.clone(),
             bridge.clone(),
+            chat_settings,
         )
         .start();
+        let sockets = Arc::new(Sockets::default());
+        let dispatch = Dispatch {
+            chat: chat.clone(),
+            hub: hub.clone(),
+            tokens: tokens.clone().into_inner(),
+            sockets: sockets.clone(),
+            db: db.clone(),
+        };
         if let Some(link) = link {
             link.spawn(Relay {
                 chat: chat.clone().recipient(),
                 snapshots: chat.clone().recipient(),
                 events: hub.clone().recipient(),
+                dispatch: dispatch.clone(),
             });
         }
         let realtime = Realtime {
@@ -234,10 +257,12 @@ impl Application {
             bridge: bridge.clone(),
             hub: hub.clone(),
             metrics: metrics.clone(),
-            limits: WsLimits::from(&args.ws),
+            sockets,
+            chat_settings,
         };
-        let events = Events::new(Arc::new(HubSink {
-            hub,
+        let ws_limits = web::Data::new(WsLimits::from(&args.ws));
+        let events = Events::new(Arc::new(EventsOut {
+            dispatch,
             bridge: bridge.clone(),
         }));
         let bridge_data = web::Data::new(bridge);
@@ -255,6 +280,7 @@ impl Application {
         let limits = RateLimits::new(&args.limits, tokens.clone().into_inner(), lab_key.clone())?;
         let limits_data = web::Data::new(limits.clone());
         let purge = limits.clone();
+        let prune = tokens.clone();
         let tls = tls::server_config(&args.tls)?;
         let tls_on = tls.is_some();
         let cors_origins = args.cors_origins.clone();
@@ -285,6 +311,7 @@ impl Application {
                 .app_data(openapi.clone())
                 .app_data(events.clone())
                 .app_data(realtime_data.clone())
+                .app_data(ws_limits.clone())
                 .app_data(bridge_data.clone())
                 .app_data(metrics_data.clone())
                 .app_data(schema.clone())
@@ -336,6 +363,7 @@ impl Application {
             loop {
                 every.tick().await;
                 purge.purge();
+                prune.revoked().prune();
             }
         });
         tracing::info!(

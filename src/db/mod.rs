@@ -219,6 +219,8 @@ pub enum LockTable {
     Products,
     Posts,
     Orders,
+    /// A chat room: the lock that orders its messages' `seq` across instances.
+    Rooms,
 }
 
 impl LockTable {
@@ -228,6 +230,7 @@ impl LockTable {
             LockTable::Products => "products",
             LockTable::Posts => "posts",
             LockTable::Orders => "orders",
+            LockTable::Rooms => "rooms",
         }
     }
 }

@@ -7,6 +7,8 @@ diesel::table! {
         user_id -> Integer,
         body -> Text,
         created_at -> Timestamp,
+        seq -> BigInt,
+        client_id -> Nullable<Text>,
     }
 }
 
@@ -69,6 +71,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    revoked_sessions (session_id) {
+        session_id -> Text,
+        user_id -> Integer,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     room_members (room_id, user_id) {
         room_id -> Integer,
         user_id -> Integer,
@@ -83,6 +93,8 @@ diesel::table! {
         topic -> Text,
         created_by -> Nullable<Integer>,
         created_at -> Timestamp,
+        visibility -> Text,
+        last_seq -> BigInt,
     }
 }
 
@@ -95,6 +107,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -116,6 +129,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     posts,
     products,
     refresh_tokens,
+    revoked_sessions,
     room_members,
     rooms,
     users,

@@ -48,6 +48,69 @@ impl fmt::Display for RoomName {
     }
 }
 
+/// Who may see a room: everyone signed in, or only its members, its owner and admins.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+
+    /// A stored value; the database's CHECK constraint admits only these two, so anything
+    /// else is treated as the safer of them.
+    pub fn from_stored(raw: &str) -> Self {
+        match raw {
+            "public" => Visibility::Public,
+            _ => Visibility::Private,
+        }
+    }
+}
+
+/// The most bytes of a sender's idempotency key (`client_id`, `Idempotency-Key`).
+pub const CLIENT_ID_MAX: usize = 64;
+
+/// A sender's idempotency key: 1 to 64 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        if raw.is_empty() || raw.len() > CLIENT_ID_MAX {
+            return Err(FieldError::new(
+                field,
+                format!("must be 1 to {CLIENT_ID_MAX} characters"),
+            ));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return Err(FieldError::new(field, "must be printable ASCII"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A chat message's text: trimmed, 1 to 4096 bytes, no control characters but newline and tab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody(String);
@@ -103,6 +166,22 @@ mod tests {
         }
         assert!(RoomName::parse("room", &"a".repeat(64)).is_ok());
         assert!(RoomName::parse("room", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn client_ids_are_short_printable_ascii() {
+        assert!(ClientId::parse("client_id", "c-1 x").is_ok());
+        assert!(ClientId::parse("client_id", &"k".repeat(64)).is_ok());
+        for bad in ["", "tab\t", "é", &"k".repeat(65)] {
+            assert!(ClientId::parse("client_id", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_stored_visibility_is_private() {
+        assert_eq!(Visibility::from_stored("public"), Visibility::Public);
+        assert_eq!(Visibility::from_stored("private"), Visibility::Private);
+        assert_eq!(Visibility::from_stored("PUBLIC"), Visibility::Private);
     }
 
     #[test]

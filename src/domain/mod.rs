@@ -12,7 +12,9 @@ mod secret;
 mod sku;
 mod text;
 
-pub use chat::{MessageBody, RoomName, MESSAGE_BODY_MAX_BYTES};
+pub use chat::{
+    ClientId, MessageBody, RoomName, Visibility, CLIENT_ID_MAX, MESSAGE_BODY_MAX_BYTES,
+};
 pub use email::Email;
 pub use fields::Fields;
 pub use order_status::OrderStatus;

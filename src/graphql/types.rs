@@ -247,6 +247,8 @@ pub struct Author {
 #[graphql(complex)]
 pub struct Message {
     pub id: ID,
+    /// Its place in the room: 1, 2, 3, ... Pass the last one you have as `since`.
+    pub seq: i64,
     pub room: String,
     pub body: String,
     pub sent_at: DateTime<Utc>,
@@ -270,6 +272,7 @@ impl From<&ChatMessage> for Message {
     fn from(m: &ChatMessage) -> Self {
         Self {
             id: ID(m.id.to_string()),
+            seq: m.seq,
             room: m.room.clone(),
             body: m.body.clone(),
             sent_at: m.sent_at,

@@ -25,6 +25,8 @@ use crate::rest::{health, v1};
         v1::products::replace, v1::products::patch, v1::products::delete,
         v1::orders::list, v1::orders::create, v1::orders::get, v1::orders::patch, v1::orders::delete,
         v1::rooms::list, v1::rooms::create, v1::rooms::get, v1::rooms::messages,
+        v1::rooms::post_message, v1::rooms::get_message, v1::rooms::delete_message,
+        v1::rooms::members, v1::rooms::add_member, v1::rooms::remove_member,
         crate::lab::sync, crate::lab::blocking, crate::lab::asynchronous, crate::lab::cpu,
         crate::lab::runs::latest, crate::lab::runs::start,
     ),

@@ -7,9 +7,9 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::bridge::Bridge;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::realtime::bridge::Bridge;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {

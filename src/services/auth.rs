@@ -14,6 +14,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::events::{DomainEvent, Events};
+use super::sessions::{self, RevokedSessions};
 use super::{passwords, users, Actor};
 use crate::db::models::{NewRefreshToken, RefreshToken};
 use crate::db::schema::refresh_tokens;
@@ -33,6 +35,19 @@ pub struct Claims {
     pub exp: i64,
     pub jti: String,
     pub iss: String,
+    /// The session (refresh-token family) the token belongs to; empty in tokens from
+    /// before sessions were tracked, which are refused.
+    #[serde(default)]
+    pub sid: String,
+}
+
+/// A verified access token: who it speaks for, for which session, until when.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub actor: Actor,
+    pub session: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// Signs and verifies access tokens; built once at start-up and shared by all workers.
@@ -42,7 +57,11 @@ pub struct Tokens {
     validation: Validation,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    revoked: RevokedSessions,
 }
+
+/// Seconds of clock skew allowed when checking `exp`.
+const LEEWAY_SECS: u64 = 5;
 
 /// What the token endpoint returns (RFC 6749 section 5.1).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,21 +97,33 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         Self {
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
             validation,
             access_ttl,
             refresh_ttl,
+            // A minute more than a token can live, so clocks a little apart do no harm.
+            revoked: RevokedSessions::new(access_ttl + Duration::from_secs(LEEWAY_SECS + 60)),
         }
+    }
+
+    /// The sessions that ended early, as this instance knows them.
+    pub fn revoked(&self) -> &RevokedSessions {
+        &self.revoked
     }
 
     pub fn access_ttl(&self) -> Duration {
         self.access_ttl
     }
 
-    pub fn issue_access(&self, user_id: i32, role: Role) -> Result<String, AppError> {
+    pub fn issue_access(
+        &self,
+        user_id: i32,
+        role: Role,
+        session: &str,
+    ) -> Result<String, AppError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -101,6 +132,7 @@ impl Tokens {
             exp: now + i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: uuid::Uuid::new_v4().to_string(),
             iss: ISSUER.to_owned(),
+            sid: session.to_owned(),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token failed: {e}")))
@@ -108,6 +140,12 @@ impl Tokens {
 
     /// The actor a token speaks for, or why it is not acceptable.
     pub fn verify_access(&self, token: &str) -> Result<Actor, String> {
+        self.verify(token).map(|t| t.actor)
+    }
+
+    /// Checks signature, issuer and expiry, and that the token's session has not ended
+    /// (a password change, a sign-out, a disabled or deleted account).
+    pub fn verify(&self, token: &str) -> Result<AccessToken, String> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
@@ -121,9 +159,19 @@ impl Tokens {
             .sub
             .parse()
             .map_err(|_| "the token subject is invalid".to_owned())?;
-        Ok(Actor {
-            user_id,
-            role: data.claims.role,
+        if data.claims.sid.is_empty() {
+            return Err("the token names no session; sign in again".to_owned());
+        }
+        if self.revoked.is_revoked(&data.claims.sid) {
+            return Err("the session has ended; sign in again".to_owned());
+        }
+        Ok(AccessToken {
+            actor: Actor {
+                user_id,
+                role: data.claims.role,
+            },
+            session: data.claims.sid,
+            expires_at: data.claims.exp,
         })
     }
 }
@@ -162,7 +210,7 @@ fn issue_pair(
         })
         .execute(conn)?;
     Ok(TokenPair {
-        access_token: tokens.issue_access(user_id, role)?,
+        access_token: tokens.issue_access(user_id, role, family_id)?,
         token_type: "Bearer",
         expires_in: tokens.access_ttl.as_secs(),
         refresh_token: refresh,
@@ -194,6 +242,12 @@ pub async fn password_grant(
             tracing::warn!(user_id = user.id, reason = "wrong password", "failed login");
             return Err(rejected());
         }
+        Some(user) if user.disabled_at.is_some() => {
+            tracing::warn!(user_id = user.id, reason = "disabled", "failed login");
+            return Err(GrantError::InvalidGrant(
+                "the account is disabled".to_owned(),
+            ));
+        }
         Some(user) => user,
     };
     let family = uuid::Uuid::new_v4().to_string();
@@ -205,12 +259,15 @@ pub async fn password_grant(
 enum Refresh {
     Issued(TokenPair),
     Rejected(&'static str),
+    /// A retired token came back: its session was ended (committed) and is announced.
+    Reused(i32, String),
 }
 
 /// `grant_type=refresh_token`, with rotation and reuse detection.
 pub fn refresh_grant(
     conn: &mut DbConnection,
     tokens: &Tokens,
+    events: &Events,
     presented: &str,
 ) -> Result<TokenPair, GrantError> {
     let hash = hash_token(presented);
@@ -229,19 +286,24 @@ pub fn refresh_grant(
         }
         if stored.used_at.is_some() {
             // Committed even though the request fails: that is the point.
-            revoke_family(conn, &stored.family_id)?;
+            sessions::revoke(
+                conn,
+                stored.user_id,
+                std::slice::from_ref(&stored.family_id),
+            )?;
             tracing::warn!(
                 user_id = stored.user_id,
                 "refresh token reused; its family is revoked"
             );
-            return Ok(Refresh::Rejected(
-                "the refresh token was already used; sign in again",
-            ));
+            return Ok(Refresh::Reused(stored.user_id, stored.family_id));
         }
         if stored.expires_at <= now {
             return Ok(Refresh::Rejected("the refresh token has expired"));
         }
         let user = users::get(conn, stored.user_id)?;
+        if user.disabled_at.is_some() {
+            return Ok(Refresh::Rejected("the account is disabled"));
+        }
         diesel::update(refresh_tokens::table.find(stored.id))
             .set(refresh_tokens::used_at.eq(Some(now)))
             .execute(conn)?;
@@ -256,45 +318,39 @@ pub fn refresh_grant(
     match outcome {
         Refresh::Issued(pair) => Ok(pair),
         Refresh::Rejected(why) => Err(GrantError::InvalidGrant(why.to_owned())),
+        Refresh::Reused(user_id, session) => {
+            events.publish(DomainEvent::SessionsRevoked {
+                user_id,
+                sessions: vec![session],
+            });
+            Err(GrantError::InvalidGrant(
+                "the refresh token was already used; sign in again".to_owned(),
+            ))
+        }
     }
 }
 
-fn revoke_family(conn: &mut DbConnection, family_id: &str) -> Result<(), AppError> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(Some(db::now())))
-    .execute(conn)?;
-    Ok(())
-}
-
-/// RFC 7009: revoking a refresh token ends its whole session (family). Unknown tokens are
-/// not an error, so the endpoint reveals nothing about which tokens exist.
-pub fn revoke(conn: &mut DbConnection, presented: &str) -> Result<(), AppError> {
+/// RFC 7009: revoking a refresh token ends its whole session (family): its access tokens
+/// are refused and its sockets closed from now on. Unknown tokens are not an error, so the
+/// endpoint reveals nothing about which tokens exist.
+pub fn revoke(conn: &mut DbConnection, events: &Events, presented: &str) -> Result<(), AppError> {
     let hash = hash_token(presented);
-    write_transaction(conn, |conn| {
-        let family = refresh_tokens::table
+    let ended = write_transaction(conn, |conn| -> Result<_, AppError> {
+        let found = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&hash))
-            .select(refresh_tokens::family_id)
-            .first::<String>(conn)
+            .select((refresh_tokens::user_id, refresh_tokens::family_id))
+            .first::<(i32, String)>(conn)
             .optional()?;
-        if let Some(family) = family {
-            revoke_family(conn, &family)?;
+        if let Some((user_id, family)) = &found {
+            sessions::revoke(conn, *user_id, std::slice::from_ref(family))?;
         }
-        Ok(())
-    })
-}
-
-/// Ends every session of a user (password change, "log out everywhere").
-pub fn revoke_all_for_user(conn: &mut DbConnection, user_id: i32) -> Result<(), AppError> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(Some(db::now())))
-    .execute(conn)?;
+        Ok(found)
+    })?;
+    if let Some((user_id, session)) = ended {
+        events.publish(DomainEvent::SessionsRevoked {
+            user_id,
+            sessions: vec![session],
+        });
+    }
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! Domain events: facts the services announce after their transaction commits (an order was
-//! placed, a user registered). The services only know the [`EventSink`] trait; the WebSocket
-//! event hub implements it today, and a Redis bridge can wrap it to reach other instances.
+//! placed, a user registered, sessions ended, a message was posted or deleted). The services
+//! only know the [`EventSink`] trait; the real-time core implements it (and carries events to
+//! other instances over the Redis bridge).
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::chat::ChatMessage;
 use crate::db::models::Order;
 use crate::domain::OrderStatus;
 
@@ -49,6 +51,27 @@ pub enum DomainEvent {
     },
     UserRegistered {
         user: UserRef,
+    },
+    /// Sessions ended early: their tokens are refused and their sockets closed (4003).
+    SessionsRevoked {
+        user_id: i32,
+        sessions: Vec<String>,
+    },
+    /// A message stored outside the chat server (`POST /rooms/{name}/messages`, GraphQL
+    /// `sendMessage`), for it to broadcast; `members` are the room's members then.
+    MessagePosted {
+        message: ChatMessage,
+        members: Vec<i32>,
+    },
+    /// A moderator deleted a message.
+    MessageDeleted {
+        room: String,
+        id: i32,
+    },
+    /// A user's membership of a room ended (removed by its owner or an admin, or left).
+    MemberRemoved {
+        room: String,
+        user_id: i32,
     },
 }
 

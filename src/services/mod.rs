@@ -9,7 +9,9 @@ pub mod orders;
 pub mod passwords;
 pub mod posts;
 pub mod products;
+pub mod rooms;
 pub mod seed;
+pub mod sessions;
 pub mod users;
 
 use serde::de::DeserializeOwned;

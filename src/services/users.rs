@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::events::{DomainEvent, Events, UserRef};
-use super::{apply_sort, auth, passwords, Actor, Change, Listing, Precondition};
+use super::{apply_sort, passwords, sessions, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
 use crate::db::{self, write_transaction, Db, DbConnection};
@@ -39,6 +39,9 @@ pub struct UserInput {
     pub password: Option<Secret>,
     #[serde(default)]
     pub role: Option<Role>,
+    /// Admins only: a disabled account cannot sign in and its sessions end at once.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 pub fn role_of(user: &User) -> Role {
@@ -220,14 +223,25 @@ fn require_self_or_admin(actor: &Actor, user_id: i32) -> Result<(), AppError> {
 /// for the tens of milliseconds argon2 takes; a new password ends every session.
 pub async fn update(
     db: &Db,
+    events: &Events,
     actor: Actor,
     id: i32,
     change: Change<UserInput>,
     precondition: impl Precondition<User> + Send + 'static,
 ) -> Result<User, AppError> {
     let hash = hash_new_password(&actor, id, &change).await?;
-    db.run(move |c| apply_update(c, &actor, id, change, precondition, hash))
-        .await
+    let (user, ended) = db
+        .run(move |c| apply_update(c, &actor, id, change, precondition, hash))
+        .await?;
+    announce_ended(events, id, ended);
+    Ok(user)
+}
+
+/// Tells the real-time core (on every instance) which sessions just ended.
+fn announce_ended(events: &Events, user_id: i32, sessions: Vec<String>) {
+    if !sessions.is_empty() {
+        events.publish(DomainEvent::SessionsRevoked { user_id, sessions });
+    }
 }
 
 /// The hash of the new password `change` sets, or `None` when there is none, when it will
@@ -265,7 +279,7 @@ fn apply_update(
     change: Change<UserInput>,
     precondition: impl Precondition<User>,
     new_password_hash: Option<String>,
-) -> Result<User, AppError> {
+) -> Result<(User, Vec<String>), AppError> {
     write_transaction(conn, |conn| {
         db::lock_row(conn, db::LockTable::Users, id)?;
         let current = get(conn, id)?;
@@ -273,6 +287,7 @@ fn apply_update(
         precondition(&current)?;
         let current_fields = serde_json::json!({
             "email": current.email, "name": current.name, "role": current.role,
+            "disabled": current.disabled_at.is_some(),
         });
         let input = change.resolve(current_fields)?;
 
@@ -293,38 +308,56 @@ fn apply_update(
         if role != role_of(&current) {
             actor.require_admin()?;
         }
+        let was_disabled = current.disabled_at.is_some();
+        let disabled = input.disabled.unwrap_or(was_disabled);
+        if disabled != was_disabled {
+            actor.require_admin()?;
+            if actor.user_id == id {
+                return Err(AppError::Conflict(
+                    "admins cannot disable their own account".to_owned(),
+                ));
+            }
+        }
         let password_hash = match (password, new_password_hash) {
             (Some(_), Some(hash)) => Some(hash),
             (Some(p), None) => Some(passwords::hash(p.expose())?),
             (None, _) => None,
         };
         let changed_password = password_hash.is_some();
+        let now = db::now();
         let user = diesel::update(users::table.find(id))
             .set(UserChanges {
                 email: Some(email.as_str().to_owned()),
                 name: Some(name),
                 password_hash,
                 role: Some(role.as_str().to_owned()),
-                updated_at: db::now(),
+                updated_at: now,
+                disabled_at: (disabled != was_disabled).then(|| disabled.then_some(now)),
             })
             .returning(users::all_columns)
             .get_result::<User>(conn)
             .map_err(|e| email_taken(e.into(), &email))?;
-        if changed_password {
-            // A new password ends every session that the old one started.
-            auth::revoke_all_for_user(conn, id)?;
-        }
-        Ok(user)
+        // A new password ends every session that the old one started; disabling the
+        // account ends them all.
+        let ended = if changed_password || (disabled && !was_disabled) {
+            sessions::revoke_all(conn, id)?
+        } else {
+            Vec::new()
+        };
+        Ok((user, ended))
     })
 }
 
+/// Deletes an account; its sessions end on every instance (their tokens are refused and
+/// their sockets closed).
 pub fn delete(
     conn: &mut DbConnection,
+    events: &Events,
     actor: &Actor,
     id: i32,
     precondition: impl Precondition<User>,
 ) -> Result<(), AppError> {
-    write_transaction(conn, |conn| {
+    let ended = write_transaction(conn, |conn| {
         db::lock_row(conn, db::LockTable::Users, id)?;
         let current = get(conn, id)?;
         require_self_or_admin(actor, id)?;
@@ -340,8 +373,13 @@ pub fn delete(
                 ));
             }
         }
+        // Ended before the account goes: its refresh tokens cascade away with it, and the
+        // record of ended sessions must outlive it.
+        let ended = sessions::revoke_all(conn, id)?;
         // Posts, orders and refresh tokens go with the account (ON DELETE CASCADE).
         diesel::delete(users::table.find(id)).execute(conn)?;
-        Ok(())
-    })
+        Ok::<_, AppError>(ended)
+    })?;
+    announce_ended(events, id, ended);
+    Ok(())
 }

@@ -11,6 +11,7 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, Websocke
 use bytestring::ByteString;
 
 use crate::config::WsArgs;
+use crate::realtime::Outbound;
 
 /// Limits of one connection, from `serve` settings.
 #[derive(Debug, Clone)]
@@ -69,6 +70,18 @@ pub struct Connection {
 /// Implemented by session actors so the shared heartbeat can reach their [`Connection`].
 pub trait HasConnection: Actor<Context = WebsocketContext<Self>> {
     fn connection(&mut self) -> &mut Connection;
+}
+
+/// What a session does with an order from the real-time core: write the frame, or close
+/// and stop.
+pub fn apply<A>(msg: Outbound, ctx: &mut WebsocketContext<A>)
+where
+    A: Actor<Context = WebsocketContext<A>>,
+{
+    match msg {
+        Outbound::Frame(text) => ctx.text(text),
+        Outbound::Close(code, why) => close(ctx, code, why),
+    }
 }
 
 /// Closes with `code` and stops the actor (the close frame is flushed first).

@@ -1,77 +1,30 @@
-//! The WebSocket half of switchboard, built the actix way: each connection is an actor
-//! (`ChatSession`, `EventsSession`, `EchoSession`) and the shared state lives in two
-//! long-lived actors, [`server::ChatServer`] (rooms) and [`events::EventHub`]
-//! (notifications and the dashboard feed). docs/PROTOCOL.md describes the frames.
+//! The WebSocket transport, built the actix way: each connection is an actor
+//! (`ChatSession`, `EventsSession`, `EchoSession`) that owns its socket (heartbeat, frame
+//! limits, token lifetime) and talks to the shared real-time core in [`crate::realtime`]
+//! (the chat server, the event hub). docs/PROTOCOL.md describes the frames.
 
 pub mod conn;
 pub mod echo;
 pub mod events;
-pub mod protocol;
-pub mod server;
+pub mod lease;
 pub mod session;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-use actix::{Addr, Message};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_actors::ws::{self, CloseCode};
-use bytestring::ByteString;
+use actix_web_actors::ws;
 
 use crate::db::Db;
 use crate::error::{AppError, AuthFailure};
 use crate::http::routing::Endpoint;
-use crate::metrics::Metrics;
+use crate::realtime::Realtime;
 use crate::services::auth::Tokens;
 use crate::services::events::UserRef;
 use crate::services::{users, Actor as Caller};
 use conn::WsLimits;
 use echo::EchoSession;
-use events::{EventHub, EventsSession};
-use server::ChatServer;
+use events::EventsSession;
+use lease::Lease;
 use session::ChatSession;
-
-/// Identifies one connection to the chat server and the hub.
-pub type SessionId = u64;
-
-pub fn next_session_id() -> SessionId {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// What the shared actors send a session: a frame serialized once for all its recipients,
-/// or an order to close.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub enum Outbound {
-    Frame(ByteString),
-    Close(CloseCode, &'static str),
-}
-
-impl Outbound {
-    /// What a session does with it: write the frame, or close and stop.
-    pub fn apply<A>(self, ctx: &mut ws::WebsocketContext<A>)
-    where
-        A: actix::Actor<Context = ws::WebsocketContext<A>>,
-    {
-        match self {
-            Outbound::Frame(text) => ctx.text(text),
-            Outbound::Close(code, why) => conn::close(ctx, code, why),
-        }
-    }
-}
-
-/// Everything the upgrade handlers need, shared by all workers.
-#[derive(Clone)]
-pub struct Realtime {
-    pub chat: Addr<ChatServer>,
-    /// The link to other instances (disabled when standing alone).
-    pub bridge: crate::bridge::Bridge,
-    pub hub: Addr<EventHub>,
-    pub metrics: Arc<Metrics>,
-    pub limits: WsLimits,
-}
 
 /// The sub-protocol a browser offers together with its token: `["bearer", token]`.
 const BEARER_PROTOCOL: &str = "bearer";
@@ -99,15 +52,21 @@ fn upgrade_token(req: &HttpRequest) -> Option<String> {
 
 /// Checks the token and that this is a WebSocket upgrade, then loads the user: all before
 /// the upgrade, so refusals are plain HTTP problems.
-async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Caller, UserRef), AppError> {
-    let token = upgrade_token(req).ok_or(AppError::Unauthenticated(AuthFailure::Missing))?;
+async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Lease, Caller, UserRef), AppError> {
+    let raw = upgrade_token(req).ok_or(AppError::Unauthenticated(AuthFailure::Missing))?;
     let tokens = req
         .app_data::<web::Data<Tokens>>()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("token keys are not configured")))?;
-    let caller = tokens
-        .verify_access(&token)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("token keys are not configured")))?
+        .clone()
+        .into_inner();
+    let rt = req.app_data::<web::Data<Realtime>>().ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("the real-time core is not configured"))
+    })?;
+    let token = tokens
+        .verify(&raw)
         .map_err(|why| AppError::Unauthenticated(AuthFailure::InvalidToken(why)))?;
     require_upgrade(req)?;
+    let caller = token.actor;
     let user = db
         .run(move |c| users::get(c, caller.user_id))
         .await
@@ -118,6 +77,7 @@ async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Caller, UserRef), A
             other => other,
         })?;
     Ok((
+        Lease::new(tokens, rt.sockets.clone(), token),
         caller,
         UserRef {
             id: user.id,
@@ -156,13 +116,14 @@ pub async fn echo(
     req: HttpRequest,
     stream: web::Payload,
     rt: web::Data<Realtime>,
+    limits: web::Data<WsLimits>,
 ) -> Result<HttpResponse, AppError> {
     require_upgrade(&req)?;
     start(
-        EchoSession::new(rt.metrics.clone(), rt.limits.clone()),
+        EchoSession::new(rt.metrics.clone(), limits.get_ref().clone()),
         &req,
         stream,
-        &rt.limits,
+        &limits,
     )
 }
 
@@ -172,10 +133,18 @@ pub async fn chat(
     stream: web::Payload,
     db: web::Data<Db>,
     rt: web::Data<Realtime>,
+    limits: web::Data<WsLimits>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, user) = authenticate(&req, &db).await?;
-    let session = ChatSession::new(user, rt.chat.clone(), rt.metrics.clone(), rt.limits.clone());
-    start(session, &req, stream, &rt.limits)
+    let (lease, caller, user) = authenticate(&req, &db).await?;
+    let session = ChatSession::new(
+        caller,
+        user,
+        lease,
+        rt.chat.clone(),
+        rt.metrics.clone(),
+        limits.get_ref().clone(),
+    );
+    start(session, &req, stream, &limits)
 }
 
 /// `GET /ws/events`
@@ -184,16 +153,18 @@ pub async fn events(
     stream: web::Payload,
     db: web::Data<Db>,
     rt: web::Data<Realtime>,
+    limits: web::Data<WsLimits>,
 ) -> Result<HttpResponse, AppError> {
-    let (caller, user) = authenticate(&req, &db).await?;
+    let (lease, caller, user) = authenticate(&req, &db).await?;
     let session = EventsSession::new(
         caller,
         user,
+        lease,
         rt.hub.clone(),
         rt.metrics.clone(),
-        rt.limits.clone(),
+        limits.get_ref().clone(),
     );
-    start(session, &req, stream, &rt.limits)
+    start(session, &req, stream, &limits)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

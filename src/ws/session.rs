@@ -8,16 +8,20 @@ use std::sync::Arc;
 use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
 
-use super::conn::{close, Connection, HasConnection, Incoming, Refusal, WsLimits};
-use super::protocol::{client_id_of, encode, ClientFrame, FrameError, ServerFrame};
-use super::server::{ChatServer, Command, Connect, Disconnect};
-use super::{next_session_id, Outbound, SessionId};
+use super::conn::{apply, close, Connection, HasConnection, Incoming, Refusal, WsLimits};
+use super::lease::{HasLease, Lease};
 use crate::metrics::{Metrics, SessionKind};
+use crate::realtime::chat::{ChatServer, Command, Connect, Disconnect};
+use crate::realtime::protocol::{client_id_of, encode, ClientFrame, FrameError, ServerFrame};
+use crate::realtime::{next_session_id, Outbound, SessionId};
 use crate::services::events::UserRef;
+use crate::services::Actor as Caller;
 
 pub struct ChatSession {
     id: SessionId,
+    caller: Caller,
     user: UserRef,
+    lease: Lease,
     server: Addr<ChatServer>,
     metrics: Arc<Metrics>,
     conn: Connection,
@@ -25,14 +29,18 @@ pub struct ChatSession {
 
 impl ChatSession {
     pub fn new(
+        caller: Caller,
         user: UserRef,
+        lease: Lease,
         server: Addr<ChatServer>,
         metrics: Arc<Metrics>,
         limits: WsLimits,
     ) -> Self {
         Self {
             id: next_session_id(),
+            caller,
             user,
+            lease,
             server,
             metrics,
             conn: Connection::new(limits),
@@ -50,6 +58,12 @@ impl HasConnection for ChatSession {
     }
 }
 
+impl HasLease for ChatSession {
+    fn lease(&mut self) -> &mut Lease {
+        &mut self.lease
+    }
+}
+
 impl Actor for ChatSession {
     type Context = WebsocketContext<Self>;
 
@@ -57,8 +71,10 @@ impl Actor for ChatSession {
         ctx.set_mailbox_capacity(self.conn.limits().queue);
         self.conn.start_heartbeat(ctx);
         self.metrics.session_opened(SessionKind::Chat);
+        self.lease.start(self.id, ctx);
         self.server.do_send(Connect {
             id: self.id,
+            caller: self.caller,
             user: self.user.clone(),
             out: ctx.address().recipient(),
         });
@@ -69,6 +85,7 @@ impl Actor for ChatSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.lease.stop(self.id);
         self.server.do_send(Disconnect { id: self.id });
         self.metrics.session_closed(SessionKind::Chat);
     }
@@ -78,7 +95,7 @@ impl Handler<Outbound> for ChatSession {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        msg.apply(ctx);
+        apply(msg, ctx);
     }
 }
 
@@ -106,6 +123,10 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
             }
         };
         match ClientFrame::parse(&text) {
+            Ok(ClientFrame::Auth { token }) => match self.lease.renew(self.id, &token, ctx) {
+                Ok(expires_at) => ctx.text(encode(&ServerFrame::Authenticated { expires_at })),
+                Err(err) => self.error(ctx, err),
+            },
             Ok(frame) => self.server.do_send(Command { id: self.id, frame }),
             Err(err) => self.error(ctx, err),
         }

@@ -502,7 +502,7 @@ async fn a_client_that_does_not_read_is_dropped_instead_of_buffered_without_end(
     let mut sent = 0;
     let left = loop {
         assert!(sent < 20_000, "the silent reader was never dropped");
-        talker.say("firehose", &body, "c").await;
+        talker.say("firehose", &body, &format!("c{sent}")).await;
         sent += 1;
         match talker.next().await {
             Received::Json(v) if v["type"] == "message" => continue,
@@ -512,6 +512,6 @@ async fn a_client_that_does_not_read_is_dropped_instead_of_buffered_without_end(
     };
     assert_eq!(left["left"]["id"], slow_id);
     // The room goes on for the others.
-    talker.say("firehose", "after", "c").await;
+    talker.say("firehose", "after", "c-after").await;
     talker.until("message").await;
 }

@@ -6,7 +6,7 @@ use awc::http::{header::HeaderMap, Method};
 use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
 use switchboard::config::{
-    DatabaseArgs, GraphqlArgs, RateLimitArgs, RedisArgs, ServeArgs, TlsArgs, WsArgs,
+    ChatArgs, DatabaseArgs, GraphqlArgs, RateLimitArgs, RedisArgs, ServeArgs, TlsArgs, WsArgs,
 };
 use switchboard::domain::{Email, Role, Secret};
 use switchboard::startup::Application;
@@ -231,6 +231,10 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
             redis_url: None,
             redis_prefix: "switchboard".into(),
             redis_presence_ttl: 15,
+        },
+        chat: ChatArgs {
+            chat_dedup_window: 86_400,
+            chat_resume_max: 1000,
         },
     }
 }

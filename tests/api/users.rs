@@ -264,8 +264,20 @@ api_test!(
             .send()
             .await
             .problem(404);
-        app.delete(&format!("/api/v1/users/{id}"))
+        // The account's tokens end with it: 401, not a confusing 404 or 409.
+        let again = app
+            .delete(&format!("/api/v1/users/{id}"))
             .bearer(&token)
+            .send()
+            .await;
+        again.problem(401);
+        assert!(again
+            .header("www-authenticate")
+            .unwrap()
+            .contains(r#"error="invalid_token""#));
+        let (_, admin) = app.admin().await;
+        app.delete(&format!("/api/v1/users/{id}"))
+            .bearer(&admin)
             .send()
             .await
             .problem(404);

@@ -12,5 +12,5 @@ pub use orders::{NewOrder, NewOrderItem, Order, OrderItem};
 pub use posts::{NewPost, Post, PostChanges};
 pub use products::{NewProduct, Product, ProductChanges};
 pub use refresh_tokens::{NewRefreshToken, RefreshToken};
-pub use rooms::{Message, NewMessage, NewRoom, NewRoomMember, Room};
+pub use rooms::{Message, NewMessage, NewRoom, NewRoomMember, RevokedSession, Room};
 pub use users::{NewUser, User, UserChanges};

@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{messages, room_members, rooms};
+use crate::db::schema::{messages, revoked_sessions, room_members, rooms};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = rooms)]
@@ -11,6 +11,10 @@ pub struct Room {
     pub topic: String,
     pub created_by: Option<i32>,
     pub created_at: NaiveDateTime,
+    /// `public` or `private` (`domain::Visibility`).
+    pub visibility: String,
+    /// The `seq` of the room's newest message (0 before the first).
+    pub last_seq: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -20,6 +24,7 @@ pub struct NewRoom<'a> {
     pub topic: &'a str,
     pub created_by: Option<i32>,
     pub created_at: NaiveDateTime,
+    pub visibility: &'a str,
 }
 
 #[derive(Debug, Insertable)]
@@ -38,6 +43,8 @@ pub struct Message {
     pub user_id: i32,
     pub body: String,
     pub created_at: NaiveDateTime,
+    pub seq: i64,
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -47,4 +54,14 @@ pub struct NewMessage<'a> {
     pub user_id: i32,
     pub body: &'a str,
     pub created_at: NaiveDateTime,
+    pub seq: i64,
+    pub client_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = revoked_sessions)]
+pub struct RevokedSession {
+    pub session_id: String,
+    pub user_id: i32,
+    pub revoked_at: NaiveDateTime,
 }

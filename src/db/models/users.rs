@@ -13,6 +13,8 @@ pub struct User {
     pub role: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set while an admin has disabled the account.
+    pub disabled_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -35,4 +37,6 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub role: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// `Some(None)` enables the account again.
+    pub disabled_at: Option<Option<NaiveDateTime>>,
 }

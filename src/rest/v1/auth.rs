@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::domain::Secret;
 use crate::error::{problem, AppError, Problem, PROBLEM_JSON};
 use crate::services::auth::{self, GrantError, TokenPair, Tokens};
+use crate::services::events::Events;
 
 /// RFC 6749 section 5.2 error, as a problem document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -139,9 +140,10 @@ pub async fn token(
     req: HttpRequest,
     db: web::Data<Db>,
     tokens: web::Data<Tokens>,
+    events: web::Data<Events>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    match grant(&req, db, tokens, &body).await {
+    match grant(&req, db, tokens, events, &body).await {
         Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
         Err(Failure::OAuth(err)) => Ok(err.into_response()),
         Err(Failure::Server(err)) => Err(err),
@@ -169,6 +171,7 @@ async fn grant(
     req: &HttpRequest,
     db: web::Data<Db>,
     tokens: web::Data<Tokens>,
+    events: web::Data<Events>,
     body: &[u8],
 ) -> Result<TokenPair, Failure> {
     let params = form(req, body)?;
@@ -188,7 +191,8 @@ async fn grant(
         }
         "refresh_token" => {
             let refresh = required(&params, "refresh_token")?.to_owned();
-            db.run(move |c| Ok(auth::refresh_grant(c, &tokens, &refresh)))
+            let events = events.get_ref().clone();
+            db.run(move |c| Ok(auth::refresh_grant(c, &tokens, &events, &refresh)))
                 .await?
         }
         other => {
@@ -240,6 +244,7 @@ pub struct RevokeRequest {
 pub async fn revoke(
     req: HttpRequest,
     db: web::Data<Db>,
+    events: web::Data<Events>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let params = match form(&req, &body) {
@@ -260,6 +265,7 @@ pub async fn revoke(
         )
         .into_response());
     }
-    db.run(move |c| auth::revoke(c, &token)).await?;
+    let events = events.get_ref().clone();
+    db.run(move |c| auth::revoke(c, &events, &token)).await?;
     Ok(no_store(HttpResponse::Ok().finish()))
 }

@@ -79,6 +79,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             Endpoint::new("/rooms/{name}/messages")
                 .get(rooms::messages)
+                .post(rooms::post_message)
+                .build(),
+        )
+        .service(
+            Endpoint::new("/rooms/{name}/messages/{id}")
+                .get(rooms::get_message)
+                .delete(rooms::delete_message)
+                .build(),
+        )
+        .service(
+            Endpoint::new("/rooms/{name}/members")
+                .get(rooms::members)
+                .build(),
+        )
+        .service(
+            Endpoint::new("/rooms/{name}/members/{id}")
+                .put(rooms::add_member)
+                .delete(rooms::remove_member)
                 .build(),
         )
         .service(

@@ -25,6 +25,9 @@ pub struct UserView {
     pub email: Option<String>,
     pub name: String,
     pub role: Role,
+    /// Present (true) only while an admin has disabled the account.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,6 +39,7 @@ impl UserView {
             email: users::can_see_private(viewer, user.id).then(|| user.email.clone()),
             name: user.name.clone(),
             role: users::role_of(user),
+            disabled: user.disabled_at.is_some(),
             created_at: user.created_at.and_utc(),
             updated_at: user.updated_at.and_utc(),
         }
@@ -156,12 +160,13 @@ pub async fn get(
 async fn update(
     req: HttpRequest,
     db: web::Data<Db>,
+    events: web::Data<Events>,
     actor: Actor,
     id: i32,
     change: Change<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
-    let user = users::update(&db, actor, id, change, check).await?;
+    let user = users::update(&db, &events, actor, id, change, check).await?;
     cached_json(
         &req,
         &UserView::for_viewer(&user, Some(&actor)),
@@ -170,7 +175,8 @@ async fn update(
 }
 
 /// Replace your account's fields (or any account, as admin). Changing the password ends
-/// every session (refresh token) of the account; changing the role needs admin.
+/// every session of the account (its tokens are refused and its sockets closed at once);
+/// changing the role or `disabled` needs admin.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
     request_body = UserInput,
@@ -189,15 +195,24 @@ pub async fn replace(
     db: web::Data<Db>,
     AuthUser(actor): AuthUser,
     id: web::Path<i32>,
+    events: web::Data<Events>,
     ApiJson(input): ApiJson<UserInput>,
 ) -> Result<HttpResponse, AppError> {
-    update(req, db, actor, id.into_inner(), Change::Replace(input)).await
+    update(
+        req,
+        db,
+        events,
+        actor,
+        id.into_inner(),
+        Change::Replace(input),
+    )
+    .await
 }
 
 /// Change some fields of an account, as a JSON merge patch.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body(content = Object, content_type = "application/merge-patch+json", description = "Any of email, name, password, role"),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "Any of email, name, password, role, disabled"),
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -213,9 +228,18 @@ pub async fn patch(
     db: web::Data<Db>,
     AuthUser(actor): AuthUser,
     id: web::Path<i32>,
+    events: web::Data<Events>,
     MergePatch(patch): MergePatch,
 ) -> Result<HttpResponse, AppError> {
-    update(req, db, actor, id.into_inner(), Change::Patch(patch)).await
+    update(
+        req,
+        db,
+        events,
+        actor,
+        id.into_inner(),
+        Change::Patch(patch),
+    )
+    .await
 }
 
 /// Delete an account with its posts, orders and sessions. The last admin cannot be deleted.
@@ -234,9 +258,12 @@ pub async fn delete(
     db: web::Data<Db>,
     AuthUser(actor): AuthUser,
     id: web::Path<i32>,
+    events: web::Data<Events>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
-    db.run(move |c| users::delete(c, &actor, id, check)).await?;
+    let events = events.get_ref().clone();
+    db.run(move |c| users::delete(c, &events, &actor, id, check))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::peers::{parse_presence_member, FromPeer, PeerSnapshot};
 use super::{Bridge, BridgeConfig, Command, Envelope, InstanceId, Payload, Shared, QUEUE};
+use crate::realtime::dispatch::Dispatch;
 
 /// Commands sent to Redis in one pipeline at most.
 const BATCH: usize = 512;
@@ -33,8 +34,10 @@ pub struct Relay {
     pub chat: Recipient<FromPeer>,
     /// The periodic view of the other instances.
     pub snapshots: Recipient<PeerSnapshot>,
-    /// Domain events and notices for `/ws/events`.
+    /// Notices for `/ws/events`.
     pub events: Recipient<FromPeer>,
+    /// Domain events, and the catch-up after an outage.
+    pub dispatch: Dispatch,
 }
 
 struct Keys {
@@ -463,11 +466,16 @@ impl Subscriber {
             };
             match tokio::time::timeout(CONNECT_TIMEOUT, subscribed).await {
                 Ok(Ok(mut pubsub)) => {
-                    if failing {
-                        tracing::info!("Redis bridge: receiving again");
-                    }
                     backoff.reset();
                     self.shared.subscriber_up.store(true, Ordering::Relaxed);
+                    if failing {
+                        // Subscribed first, then caught up: nothing falls between the two
+                        // (what arrives twice is dropped by seq).
+                        tracing::info!(
+                            "Redis bridge: receiving again; catching up from the database"
+                        );
+                        self.relay.dispatch.resync();
+                    }
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         self.dispatch(message.get_payload_bytes());
@@ -512,7 +520,8 @@ impl Subscriber {
             payload: envelope.payload,
         };
         match message.payload {
-            Payload::Event { .. } | Payload::Notify { .. } => self.relay.events.do_send(message),
+            Payload::Event { event } => self.relay.dispatch.local(event),
+            Payload::Notify { .. } => self.relay.events.do_send(message),
             _ => self.relay.chat.do_send(message),
         }
     }

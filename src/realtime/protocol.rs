@@ -5,18 +5,26 @@
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::CLIENT_ID_MAX;
 use crate::domain::{MessageBody, RoomName};
 use crate::error::AppError;
 use crate::services::chat::{ChatMessage, MAX_HISTORY_PAGE};
 use crate::services::events::UserRef;
 
-pub const CLIENT_ID_MAX: usize = 64;
+/// The longest access token an `auth` frame may carry.
+pub const TOKEN_MAX: usize = 4096;
 
 /// A valid client frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     Join {
         room: RoomName,
+        /// The last seq the client has of this room: resume after it.
+        since: Option<i64>,
+    },
+    /// A fresh access token for the same user, before the current one expires.
+    Auth {
+        token: String,
     },
     Leave {
         room: RoomName,
@@ -97,6 +105,11 @@ impl From<&AppError> for FrameError {
 enum RawFrame {
     Join {
         room: String,
+        #[serde(default)]
+        since: Option<i64>,
+    },
+    Auth {
+        token: String,
     },
     Leave {
         room: String,
@@ -119,7 +132,7 @@ enum RawFrame {
     },
 }
 
-const TYPES: [&str; 5] = ["join", "leave", "message", "typing", "history"];
+const TYPES: [&str; 6] = ["join", "leave", "message", "typing", "history", "auth"];
 
 fn bad_input(message: impl Into<String>) -> FrameError {
     FrameError::new("BAD_USER_INPUT", message)
@@ -157,7 +170,23 @@ impl ClientFrame {
         let raw: RawFrame = serde_json::from_value(value)
             .map_err(|e| bad_input(e.to_string()).with_client_id(client_id.clone()))?;
         Ok(match raw {
-            RawFrame::Join { room: r } => ClientFrame::Join { room: room(&r)? },
+            RawFrame::Join { room: r, since } => {
+                if since.is_some_and(|s| s < 0) {
+                    return Err(bad_input("since: must be a seq (0 or more)"));
+                }
+                ClientFrame::Join {
+                    room: room(&r)?,
+                    since,
+                }
+            }
+            RawFrame::Auth { token } => {
+                if token.is_empty() || token.len() > TOKEN_MAX {
+                    return Err(bad_input(format!(
+                        "token: must be 1 to {TOKEN_MAX} characters"
+                    )));
+                }
+                ClientFrame::Auth { token }
+            }
             RawFrame::Leave { room: r } => ClientFrame::Leave { room: room(&r)? },
             RawFrame::Typing { room: r } => ClientFrame::Typing { room: room(&r)? },
             RawFrame::Message {
@@ -234,9 +263,26 @@ pub enum ServerFrame<'a> {
         room: &'a str,
         members: Vec<&'a UserRef>,
         history: &'a [ChatMessage],
+        /// True when `history` is exactly what came after the join's `since`.
+        recovered: bool,
+        /// The room's newest seq as of this frame; live messages continue after it.
+        last_seq: i64,
     },
     Left {
         room: &'a str,
+        /// `removed` when the room's owner or an admin ended the membership.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    /// A moderator deleted the message `id`.
+    Deleted {
+        room: &'a str,
+        id: i32,
+    },
+    /// The token sent in an `auth` frame was accepted; the connection now lasts until
+    /// `expires_at` (Unix seconds).
+    Authenticated {
+        expires_at: i64,
     },
     Message {
         #[serde(flatten)]
@@ -296,7 +342,21 @@ mod tests {
         assert_eq!(
             ClientFrame::parse(r#"{"type":"join","room":" General "}"#).unwrap(),
             ClientFrame::Join {
-                room: general.clone()
+                room: general.clone(),
+                since: None
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"join","room":"general","since":7}"#).unwrap(),
+            ClientFrame::Join {
+                room: general.clone(),
+                since: Some(7)
+            }
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"auth","token":"t"}"#).unwrap(),
+            ClientFrame::Auth {
+                token: "t".to_owned()
             }
         );
         assert_eq!(
@@ -329,6 +389,11 @@ mod tests {
         assert_eq!(code(r#"{"type":"shout","room":"a"}"#), "UNKNOWN_TYPE");
         assert_eq!(code(r#"{"type":"join"}"#), "BAD_USER_INPUT");
         assert_eq!(code(r#"{"type":"join","room":"a b"}"#), "BAD_USER_INPUT");
+        assert_eq!(
+            code(r#"{"type":"join","room":"a","since":-1}"#),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(code(r#"{"type":"auth","token":""}"#), "BAD_USER_INPUT");
         assert_eq!(
             code(r#"{"type":"join","room":"a","extra":1}"#),
             "BAD_USER_INPUT"
@@ -373,6 +438,7 @@ mod tests {
     fn message_frames_flatten_the_message_and_add_the_type() {
         let msg = ChatMessage {
             id: 3,
+            seq: 1,
             room: "general".to_owned(),
             user: UserRef {
                 id: 1,
