@@ -8,6 +8,7 @@ pub mod http;
 mod loaders;
 mod mutation;
 mod query;
+mod rooms;
 mod subscription;
 mod subscriptions;
 mod types;
@@ -19,14 +20,20 @@ use crate::db::Db;
 use crate::http::routing::Endpoint;
 use crate::realtime::Realtime;
 use crate::services::events::Events;
-pub use mutation::Mutation;
-pub use query::Query;
 pub use subscription::Subscription;
+
+/// Every query: the core resources and the chat rooms.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::CoreQuery, rooms::RoomQuery);
+
+/// Every mutation: the core resources and the chat rooms.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::CoreMutation, rooms::RoomMutation);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 /// The schema in SDL, as docs/schema.graphql holds it.

@@ -70,10 +70,12 @@ pub struct OrderLineInput {
     pub quantity: i32,
 }
 
-pub struct Mutation;
+/// The mutations over users, posts, products and orders (rooms: [`super::rooms`]).
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Create an account (then get tokens from `POST /api/v1/auth/token`).
     async fn register(
         &self,

@@ -34,10 +34,12 @@ pub struct ProductFilterInput {
     pub in_stock: Option<bool>,
 }
 
-pub struct Query;
+/// The queries over users, posts, products and orders (rooms: [`super::rooms`]).
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The signed-in user (null without a token).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(actor) = Caller::of(ctx) else {

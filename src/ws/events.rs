@@ -8,7 +8,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{self, WebsocketContext};
 
 use super::conn::{apply, Connection, HasConnection, Incoming, Refusal, WsLimits};
-use super::lease::{HasLease, Lease};
+use super::lease::Lease;
 use crate::metrics::{Metrics, SessionKind};
 use crate::realtime::hub::{EventHub, Subscribe, Unsubscribe};
 use crate::realtime::protocol::{encode, ClientFrame, FrameError, ServerFrame};
@@ -51,12 +51,6 @@ impl EventsSession {
 impl HasConnection for EventsSession {
     fn connection(&mut self) -> &mut Connection {
         &mut self.conn
-    }
-}
-
-impl HasLease for EventsSession {
-    fn lease(&mut self) -> &mut Lease {
-        &mut self.lease
     }
 }
 

@@ -23,11 +23,6 @@ pub struct Lease {
     timer: Option<SpawnHandle>,
 }
 
-/// Implemented by session actors whose socket is held by a token.
-pub trait HasLease: Actor<Context = WebsocketContext<Self>> {
-    fn lease(&mut self) -> &mut Lease;
-}
-
 fn seconds_until(expires_at: i64) -> Duration {
     let now = chrono::Utc::now().timestamp();
     Duration::from_secs(expires_at.saturating_sub(now).max(0) as u64)
@@ -50,7 +45,7 @@ impl Lease {
     /// Registers the socket and arms the expiry; call from `started`.
     pub fn start<A>(&mut self, id: SessionId, ctx: &mut WebsocketContext<A>)
     where
-        A: HasLease + actix::Handler<Outbound>,
+        A: Actor<Context = WebsocketContext<A>> + actix::Handler<Outbound>,
     {
         self.sockets.register(
             self.token.actor.user_id,
@@ -66,7 +61,7 @@ impl Lease {
         self.sockets.unregister(self.token.actor.user_id, id);
     }
 
-    fn arm<A: HasLease>(&mut self, ctx: &mut WebsocketContext<A>) {
+    fn arm<A: Actor<Context = WebsocketContext<A>>>(&mut self, ctx: &mut WebsocketContext<A>) {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
@@ -76,29 +71,45 @@ impl Lease {
         }));
     }
 
-    /// Takes a fresh token for the same user: the socket then lasts until it expires.
-    /// Returns the new expiry (Unix seconds).
-    pub fn renew<A: HasLease>(
+    /// Takes a fresh token (an `auth` frame) for the same user: the socket then lasts until
+    /// it expires. Returns the new expiry (Unix seconds).
+    pub fn renew<A: Actor<Context = WebsocketContext<A>>>(
         &mut self,
         id: SessionId,
         raw: &str,
         ctx: &mut WebsocketContext<A>,
     ) -> Result<i64, FrameError> {
-        let token = self.tokens.verify(raw).map_err(|why| {
-            FrameError::new("UNAUTHENTICATED", format!("the token is not valid: {why}"))
-        })?;
-        if token.actor.user_id != self.token.actor.user_id {
-            return Err(FrameError::new(
-                "FORBIDDEN",
-                "the token is another user's; open a new connection to switch users",
-            ));
-        }
+        let token = check_renewal(&self.tokens, self.token.actor.user_id, raw)?;
+        Ok(self.adopt(id, token, ctx))
+    }
+
+    /// Runs on `token` from now on (already checked with [`check_renewal`]).
+    pub fn adopt<A: Actor<Context = WebsocketContext<A>>>(
+        &mut self,
+        id: SessionId,
+        token: AccessToken,
+        ctx: &mut WebsocketContext<A>,
+    ) -> i64 {
         if token.session != self.token.session {
             self.sockets.renew(token.actor.user_id, id, &token.session);
         }
         let expires_at = token.expires_at;
         self.token = token;
         self.arm(ctx);
-        Ok(expires_at)
+        expires_at
     }
+}
+
+/// Whether `raw` may take over a socket of `user_id`: valid, unrevoked, the same user.
+pub fn check_renewal(tokens: &Tokens, user_id: i32, raw: &str) -> Result<AccessToken, FrameError> {
+    let token = tokens.verify(raw).map_err(|why| {
+        FrameError::new("UNAUTHENTICATED", format!("the token is not valid: {why}"))
+    })?;
+    if token.actor.user_id != user_id {
+        return Err(FrameError::new(
+            "FORBIDDEN",
+            "the token is another user's; open a new connection to switch users",
+        ));
+    }
+    Ok(token)
 }

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
 
 use super::conn::{apply, close, Connection, HasConnection, Incoming, Refusal, WsLimits};
-use super::lease::{HasLease, Lease};
+use super::lease::Lease;
 use crate::metrics::{Metrics, SessionKind};
 use crate::realtime::chat::{ChatServer, Command, Connect, Disconnect};
 use crate::realtime::protocol::{client_id_of, encode, ClientFrame, FrameError, ServerFrame};
@@ -55,12 +55,6 @@ impl ChatSession {
 impl HasConnection for ChatSession {
     fn connection(&mut self) -> &mut Connection {
         &mut self.conn
-    }
-}
-
-impl HasLease for ChatSession {
-    fn lease(&mut self) -> &mut Lease {
-        &mut self.lease
     }
 }
 
