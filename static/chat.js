@@ -1,7 +1,7 @@
 // switchboard chat: REST sign-in (OAuth2 password grant), then /ws/chat (docs/PROTOCOL.md).
 // No framework, no inline handlers, and user text only ever goes through textContent.
 
-import { $, el, toast, AuthError, ApiError, LiveSocket, registerUser, Session } from '/static/session.js';
+import { $, el, svg, toast, AuthError, ApiError, LiveSocket, registerUser, Session } from '/static/session.js';
 
 // ---------------------------------------------------------------- small helpers
 
@@ -130,13 +130,25 @@ let me = null;
 const rooms = new Map();
 let current = null;
 let allRooms = [];
+/** name -> the room as REST shows it ({visibility, created_by, last_seq, ...}) */
+const roomInfo = new Map();
 let lastTypingSent = 0;
 let roomsTimer = null;
+/** A notice about a room that is gone from the list (removed, not found): {text, kind}. */
+let notice = null;
+/** The message whose Delete button was pressed once: {id, until}. */
+let confirmDelete = null;
 
 const CHAT_KEY = 'switchboard.chat';
 
+/** Rooms, the current one and unacknowledged messages survive a reload of the tab. */
 function saveChatState() {
-  sessionStorage.setItem(CHAT_KEY, JSON.stringify({ rooms: [...rooms.keys()], current }));
+  const outbox = {};
+  for (const r of rooms.values()) {
+    const list = [...r.pending.values()].map((p) => ({ clientId: p.clientId, body: p.body, created: p.created }));
+    if (list.length) outbox[r.name] = list;
+  }
+  sessionStorage.setItem(CHAT_KEY, JSON.stringify({ user: me ? me.id : null, rooms: [...rooms.keys()], current, outbox }));
 }
 
 function loadChatState() {
@@ -146,7 +158,7 @@ function loadChatState() {
   } catch {
     /* nothing stored */
   }
-  return { rooms: [], current: null };
+  return { rooms: [], current: null, outbox: {} };
 }
 
 function roomState(name) {
@@ -156,13 +168,16 @@ function roomState(name) {
       name,
       status: 'joining', // joining | joined
       messages: new Map(), // id -> message
-      pending: new Map(), // client_id -> {clientId, body, created, state: queued|sent|failed, error, afterId}
-      members: new Map(), // user id -> user
+      lastSeq: 0, // the newest seq this view has (what a re-join asks to resume after)
+      synced: false, // whether `messages` and `lastSeq` are a view of the room to resume from
+      pending: new Map(), // client_id -> {clientId, body, created, state: queued|sent|failed, error, retryable}
+      members: new Map(), // user id -> user, online now
+      roster: null, // [{user, joined_at}] from GET members, or null before it loaded
+      rosterError: '',
+      rosterStale: true,
       typing: new Map(), // user id -> {name, until}
       hasMore: true,
       loadingOlder: false,
-      historyQueue: [], // purposes of outstanding history requests: 'older' | 'gap'
-      gapUntil: null,
       unread: 0,
     };
     rooms.set(name, r);
@@ -170,16 +185,17 @@ function roomState(name) {
   return r;
 }
 
-function maxId(r) {
-  let max = 0;
-  for (const id of r.messages.keys()) if (id > max) max = id;
-  return max;
-}
+const seqOf = (m) => (typeof m.seq === 'number' ? m.seq : m.id);
 
-function minId(r) {
+function oldestId(r) {
   let min = Infinity;
   for (const id of r.messages.keys()) if (id < min) min = id;
   return min === Infinity ? null : min;
+}
+
+/** A message as this page keeps it (the server's message object, without its frame fields). */
+function stored(m) {
+  return { id: m.id, seq: m.seq, room: m.room, user: m.user, body: m.body, sent_at: m.sent_at };
 }
 
 function mergeMessages(r, list) {
@@ -187,9 +203,25 @@ function mergeMessages(r, list) {
   for (const m of list || []) {
     if (!m || typeof m.id !== 'number') continue;
     if (!r.messages.has(m.id)) added += 1;
-    r.messages.set(m.id, m);
+    r.messages.set(m.id, stored(m));
+    if (typeof m.seq === 'number' && m.seq > r.lastSeq) r.lastSeq = m.seq;
   }
   return added;
+}
+
+function info(name) {
+  return roomInfo.get(name) || null;
+}
+
+function isPrivate(name) {
+  return info(name)?.visibility === 'private';
+}
+
+/** Owners and admins moderate a room: members, deleting messages. */
+function isModerator(name) {
+  const room = info(name);
+  if (!me) return false;
+  return me.role === 'admin' || Boolean(room && room.created_by === me.id);
 }
 
 // ---------------------------------------------------------------- WebSocket connection
@@ -216,25 +248,19 @@ function onDisconnected(ev, wanted) {
     r.status = 'joining';
     r.typing.clear();
     r.loadingOlder = false;
-    r.historyQueue = [];
+    // Not acknowledged: sent again, with the same client_id, once the room is joined again.
+    for (const p of r.pending.values()) if (p.state === 'sent') p.state = 'queued';
   }
   renderAll();
   if (wanted && ev.code === 1008) toast('The server closed the connection (too many messages).', { code: '1008' });
 }
 
+/** Joins (again): with `since`, the server sends only what this view has not seen. */
 function sendJoin(r) {
   r.status = 'joining';
-  send({ type: 'join', room: r.name });
-}
-
-function requestHistory(r, before, purpose, limit = JOIN_HISTORY) {
-  const frame = { type: 'history', room: r.name, limit };
-  if (before) frame.before = before;
-  if (send(frame)) {
-    r.historyQueue.push(purpose);
-    return true;
-  }
-  return false;
+  const frame = { type: 'join', room: r.name };
+  if (r.synced) frame.since = r.lastSeq;
+  send(frame);
 }
 
 // ---------------------------------------------------------------- server frames
@@ -247,6 +273,8 @@ function handleFrame(f) {
       return onJoined(f);
     case 'message':
       return onMessage(f);
+    case 'deleted':
+      return onDeleted(f);
     case 'presence':
       return onPresence(f);
     case 'typing':
@@ -254,7 +282,7 @@ function handleFrame(f) {
     case 'history':
       return onHistory(f);
     case 'left':
-      return onLeft();
+      return onLeft(f);
     case 'error':
       return onError(f);
     default:
@@ -275,59 +303,54 @@ function onJoined(f) {
   const r = rooms.get(f.room);
   if (!r) return; // left meanwhile
   const history = Array.isArray(f.history) ? f.history : [];
-  const knownMax = maxId(r);
   const hadMessages = r.messages.size > 0;
-  const before = new Set(r.messages.keys());
   r.status = 'joined';
   r.members = new Map((f.members || []).map((u) => [u.id, u]));
-  mergeMessages(r, history);
-  if (!hadMessages) {
+  if (f.recovered === true && r.synced) {
+    // Exactly what came after our last seq: nothing missing, nothing twice.
+    mergeMessages(r, history);
+  } else {
+    // Too much missed (or a first join): the view starts again from the newest page.
+    r.messages = new Map();
+    r.lastSeq = 0;
+    mergeMessages(r, history);
     r.hasMore = history.length >= JOIN_HISTORY;
-  } else if (history.length >= JOIN_HISTORY && history[0].id > knownMax + 1) {
-    // A long gap since the drop: page back until we meet what we had.
-    r.gapUntil = knownMax;
-    requestHistory(r, history[0].id, 'gap', 100);
+    r.loadingOlder = false;
   }
-  reconcilePending(r, before);
+  if (typeof f.last_seq === 'number' && f.last_seq > r.lastSeq) r.lastSeq = f.last_seq;
+  r.synced = true;
+  // Unacknowledged messages go again under their client_id: one already stored is only
+  // acknowledged (same id and seq), never stored twice.
   for (const p of r.pending.values()) {
-    if (p.state === 'queued') sendPending(r, p);
+    if (p.state === 'queued' || p.state === 'sent' || (p.state === 'failed' && p.retryable)) sendPending(r, p);
   }
-  if (f.room === current) renderCurrent({ toBottom: !hadMessages });
+  r.rosterStale = true;
+  if (f.room === current) {
+    renderCurrent({ toBottom: !hadMessages });
+    loadRoster(r);
+  }
   renderRoomList();
   saveChatState();
-  if (!allRooms.some((x) => x.name === f.room)) loadAllRooms();
-}
-
-/** Messages sent on a connection that dropped before their echo: delivered if history has them. */
-function reconcilePending(r, knownBefore) {
-  const fresh = [...r.messages.values()]
-    .filter((m) => !knownBefore.has(m.id) && me && m.user && m.user.id === me.id)
-    .sort((a, b) => a.id - b.id);
-  const used = new Set();
-  for (const p of [...r.pending.values()]) {
-    if (p.state !== 'sent') continue;
-    const hit = fresh.find((m) => !used.has(m.id) && m.id > p.afterId && m.body === p.body);
-    if (hit) {
-      used.add(hit.id);
-      r.pending.delete(p.clientId);
-    } else {
-      p.state = 'failed';
-      p.error = 'Not delivered (connection lost).';
-    }
-  }
+  if (!roomInfo.has(f.room)) loadRoomInfo(f.room);
 }
 
 function onMessage(f) {
   const r = rooms.get(f.room);
   if (!r) return;
-  if (f.client_id) r.pending.delete(f.client_id);
+  if (f.client_id && r.pending.delete(f.client_id)) saveChatState();
   const isNew = !r.messages.has(f.id);
-  r.messages.set(f.id, { id: f.id, user: f.user, body: f.body, sent_at: f.sent_at });
+  mergeMessages(r, [f]);
   if (f.user) r.typing.delete(f.user.id);
   const mine = me && f.user && f.user.id === me.id;
   if (isNew && !mine && (f.room !== current || document.hidden)) r.unread += 1;
   if (f.room === current) renderCurrent({ toBottom: mine });
   renderRoomList();
+}
+
+function onDeleted(f) {
+  const r = rooms.get(f.room);
+  if (!r || !r.messages.delete(f.id)) return;
+  if (f.room === current) renderCurrent({});
 }
 
 function onPresence(f) {
@@ -338,9 +361,12 @@ function onPresence(f) {
     r.members.delete(f.left.id);
     r.typing.delete(f.left.id);
   }
+  // Someone new in a room is a member now (public rooms); someone gone may have been removed.
+  r.rosterStale = true;
   if (f.room === current) {
     renderMembers();
     renderTyping();
+    loadRosterSoon(r);
   }
 }
 
@@ -357,26 +383,36 @@ function onTyping(f) {
 function onHistory(f) {
   const r = rooms.get(f.room);
   if (!r) return;
-  const purpose = r.historyQueue.shift() || 'older';
   const list = Array.isArray(f.messages) ? f.messages : [];
   mergeMessages(r, list);
-  if (purpose === 'gap') {
-    const oldest = list.length ? list[0].id : null;
-    if (f.has_more && oldest !== null && r.gapUntil !== null && oldest > r.gapUntil + 1) {
-      requestHistory(r, oldest, 'gap', 100);
-    } else {
-      r.gapUntil = null;
-    }
-    if (f.room === current) renderCurrent({});
-    return;
-  }
   r.loadingOlder = false;
   r.hasMore = Boolean(f.has_more) && list.length > 0;
   if (f.room === current) renderCurrent({ keepAnchor: true });
 }
 
-function onLeft() {
+function onLeft(f) {
+  if (f.reason === 'removed' && rooms.has(f.room)) {
+    dropRoom(f.room, `You were removed from #${f.room}: only its owner or an admin can add you again.`, 'warn');
+  }
   loadAllRooms();
+}
+
+/** Takes a room off "Your rooms" (it is gone for us), saying why in the room notice. */
+function dropRoom(name, text, kind) {
+  const r = rooms.get(name);
+  if (r) rooms.delete(name);
+  roomInfo.delete(name);
+  notice = text ? { text, kind } : null;
+  if (current === name || !current) current = rooms.keys().next().value || null;
+  saveChatState();
+  renderAll({ toBottom: true });
+}
+
+/** The room a NOT_FOUND answers: the one named in its message, or the only one joining. */
+/** The room a refused join was for: the error frame names it. */
+function refusedRoom(f) {
+  const r = f.room ? rooms.get(f.room) : null;
+  return r && r.status === 'joining' ? r : null;
 }
 
 function onError(f) {
@@ -386,13 +422,22 @@ function onError(f) {
       const p = r.pending.get(f.client_id);
       if (!p) continue;
       p.state = 'failed';
+      p.retryable = code === 'RATE_LIMITED' || code === 'NOT_A_MEMBER' || code === 'UNAVAILABLE' || code === 'INTERNAL_SERVER_ERROR';
       p.error = code === 'RATE_LIMITED' ? 'Not sent: slow down a little.' : f.message || code;
       if (r.name === current) renderCurrent({});
     }
   }
+  if (code === 'NOT_FOUND' && !f.client_id) {
+    const r = refusedRoom(f);
+    if (r) {
+      dropRoom(r.name, `You cannot join #${r.name}: it does not exist, or it is private and you are not a member (ask its owner to add you).`, 'error');
+      return;
+    }
+  }
   if (code === 'NOT_A_MEMBER') {
     // Our idea of membership is stale (e.g. a race with leave): join again.
-    for (const r of rooms.values()) if (r.status === 'joined' && String(f.message || '').endsWith(` ${r.name} first`)) sendJoin(r);
+    const r = f.room ? rooms.get(f.room) : null;
+    if (r && r.status === 'joined') sendJoin(r);
   }
   const text = code === 'RATE_LIMITED' ? 'You are sending too fast; some frames were dropped.' : f.message || 'The server refused a frame.';
   toast(text, { code, kind: code === 'INTERNAL_SERVER_ERROR' || code === 'UNAVAILABLE' ? 'error' : 'warn' });
@@ -400,12 +445,19 @@ function onError(f) {
 
 // ---------------------------------------------------------------- user actions
 
-function joinRoom(raw) {
+function roomNameOf(raw) {
   const name = String(raw || '').trim().toLowerCase();
   if (!ROOM_RE.test(name)) {
     toast('Room names are 1–64 characters: a–z, 0–9, - and _, starting with a letter or digit.', { code: 'ROOM' });
-    return false;
+    return null;
   }
+  return name;
+}
+
+function joinRoom(raw) {
+  const name = roomNameOf(raw);
+  if (!name) return false;
+  notice = null;
   const existing = rooms.get(name);
   if (existing) {
     if (existing.status !== 'joined') sendJoin(existing); // a lost join: ask again
@@ -419,11 +471,40 @@ function joinRoom(raw) {
   return true;
 }
 
+/** POST /api/v1/rooms as a private room (you are its owner), then joins it. */
+async function createPrivateRoom(raw) {
+  const name = roomNameOf(raw);
+  if (!name) return false;
+  const button = $('join');
+  button.disabled = true;
+  try {
+    const room = await session.json('/api/v1/rooms', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, visibility: 'private' }),
+    });
+    roomInfo.set(room.name, room);
+    joinRoom(room.name);
+    notice = { text: `#${room.name} is private: only you can see it until you add members by their user id (Members panel).`, kind: 'info' };
+    renderNotice();
+    loadAllRooms();
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) toast(`#${name} already exists: pick another name for a private room.`, { code: 'CONFLICT' });
+    else if (e instanceof ApiError) toast(e.message, { code: e.problem.code || `HTTP ${e.status}` });
+    else if (!(e instanceof AuthError)) toast('The server cannot be reached. Try again in a moment.', { kind: 'error' });
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function leaveRoom(name) {
   if (!rooms.has(name)) return;
   // Forget it locally at once (frames still in flight for it are ignored); `left` only confirms.
   send({ type: 'leave', room: name });
   rooms.delete(name);
+  notice = null;
   switchTo(rooms.keys().next().value || null);
   renderAllRooms();
 }
@@ -431,25 +512,28 @@ function leaveRoom(name) {
 function switchTo(name) {
   current = name;
   lastTypingSent = 0;
+  confirmDelete = null;
   const r = name ? rooms.get(name) : null;
   if (r) r.unread = 0;
   saveChatState();
   renderAll({ toBottom: true });
+  if (r && r.status === 'joined' && r.rosterStale) loadRoster(r);
   if (r && window.matchMedia('(min-width: 701px)').matches) $('message-input').focus();
 }
 
 function sendPending(r, p) {
   if (r.status === 'joined' && send({ type: 'message', room: r.name, body: p.body, client_id: p.clientId })) {
     p.state = 'sent';
-    p.afterId = maxId(r);
-    p.sentAt = Date.now();
+    p.error = '';
+    p.retryable = false;
     // The echo (or an error frame with our client_id) normally comes within milliseconds. A
     // frame refused without its client_id would otherwise stay "Sending…" for ever.
     const ws = live.ws;
     setTimeout(() => {
       if (r.pending.get(p.clientId) === p && p.state === 'sent' && live.ws === ws && ws) {
         p.state = 'failed';
-        p.error = 'No answer from the server; it may have dropped this message.';
+        p.retryable = true; // the same client_id again cannot store it twice
+        p.error = 'No answer from the server yet.';
         if (rooms.get(r.name) === r && r.name === current) renderCurrent({});
       }
     }, ACK_TIMEOUT_MS);
@@ -469,9 +553,10 @@ function onComposerSubmit(event) {
     toast(`A message is at most ${BODY_MAX_BYTES} bytes.`, { code: 'TOO_LONG' });
     return;
   }
-  const p = { clientId: newClientId(), body, created: Date.now(), state: 'queued', error: '', afterId: maxId(r) };
+  const p = { clientId: newClientId(), body, created: Date.now(), state: 'queued', error: '', retryable: false };
   r.pending.set(p.clientId, p);
   sendPending(r, p);
+  saveChatState();
   input.value = '';
   autoGrow();
   // Let the next "typing" go out a second after a send, not two: one extra frame at most,
@@ -500,13 +585,13 @@ function autoGrow() {
 function loadOlder() {
   const r = current ? rooms.get(current) : null;
   if (!r || r.loadingOlder || !r.hasMore || r.status !== 'joined') return;
-  const oldest = minId(r);
+  const oldest = oldestId(r);
   if (oldest === null) {
     r.hasMore = false;
     renderCurrent({});
     return;
   }
-  if (requestHistory(r, oldest, 'older')) {
+  if (send({ type: 'history', room: r.name, before: oldest, limit: JOIN_HISTORY })) {
     r.loadingOlder = true;
     const name = r.name;
     setTimeout(() => {
@@ -524,15 +609,55 @@ function onMessageListClick(event) {
   const button = event.target.closest('button[data-action]');
   if (!button) return;
   const r = current ? rooms.get(current) : null;
-  const p = r && r.pending.get(button.dataset.clientId);
+  if (!r) return;
+  if (button.dataset.action === 'delete') {
+    const id = Number(button.dataset.id);
+    if (confirmDelete && confirmDelete.id === id && Date.now() < confirmDelete.until) {
+      confirmDelete = null;
+      deleteMessage(r, id);
+    } else {
+      confirmDelete = { id, until: Date.now() + 4000 };
+      setTimeout(() => {
+        if (confirmDelete && confirmDelete.id === id && Date.now() >= confirmDelete.until) {
+          confirmDelete = null;
+          if (rooms.get(current) === r) renderCurrent({});
+        }
+      }, 4050);
+    }
+    renderCurrent({});
+    return;
+  }
+  const p = r.pending.get(button.dataset.clientId);
   if (!p) return;
   if (button.dataset.action === 'retry') {
     p.error = '';
-    sendPending(r, p);
+    sendPending(r, p); // the same client_id: a message that did arrive is not stored twice
   } else if (button.dataset.action === 'discard') {
     r.pending.delete(p.clientId);
+    saveChatState();
   }
   renderCurrent({});
+}
+
+/** DELETE a message (owners and admins); every member's page drops it on `deleted`. */
+async function deleteMessage(r, id) {
+  try {
+    const resp = await session.fetch(`/api/v1/rooms/${encodeURIComponent(r.name)}/messages/${id}`, { method: 'DELETE' });
+    if (!resp.ok && resp.status !== 404) {
+      let problem = null;
+      try {
+        problem = await resp.json();
+      } catch {
+        /* no body */
+      }
+      throw new ApiError(resp.status, problem);
+    }
+    r.messages.delete(id);
+    if (rooms.get(current) === r) renderCurrent({});
+  } catch (e) {
+    if (e instanceof ApiError) toast(e.message, { code: `HTTP ${e.status}` });
+    else if (!(e instanceof AuthError)) toast('The server cannot be reached: the message was not deleted.', { kind: 'error' });
+  }
 }
 
 async function loadAllRooms() {
@@ -541,10 +666,144 @@ async function loadAllRooms() {
     const body = await session.json('/api/v1/rooms?limit=100');
     const list = Array.isArray(body) ? body : body.data || body.items || [];
     allRooms = list.filter((x) => x && typeof x.name === 'string');
+    for (const room of allRooms) roomInfo.set(room.name, room);
     renderAllRooms();
+    renderRoomList();
+    if (current) renderRoomChrome();
   } catch (e) {
     if (!(e instanceof AuthError)) $('all-count').textContent = '(unavailable)';
   }
+}
+
+/** One room's REST view (visibility, owner) when the list did not have it. */
+async function loadRoomInfo(name) {
+  try {
+    const room = await session.json(`/api/v1/rooms/${encodeURIComponent(name)}`);
+    roomInfo.set(room.name, room);
+    renderRoomList();
+    if (name === current) renderCurrent({});
+  } catch {
+    /* shown without its badge; the next list load fills it in */
+  }
+}
+
+// ---------------------------------------------------------------- members (REST)
+
+function membersUrl(name, userId) {
+  const base = `/api/v1/rooms/${encodeURIComponent(name)}/members`;
+  return userId === undefined ? base : `${base}/${encodeURIComponent(userId)}`;
+}
+
+let rosterTimer = null;
+
+function loadRosterSoon(r) {
+  clearTimeout(rosterTimer);
+  rosterTimer = setTimeout(() => {
+    if (rooms.get(r.name) === r && r.name === current) loadRoster(r);
+  }, 300);
+}
+
+async function loadRoster(r) {
+  r.rosterStale = false;
+  try {
+    const body = await session.json(membersUrl(r.name));
+    r.roster = Array.isArray(body.data) ? body.data.filter((m) => m && m.user) : [];
+    r.rosterError = '';
+  } catch (e) {
+    if (e instanceof AuthError) return;
+    r.rosterError = e instanceof ApiError && e.status === 404 ? 'This room is gone.' : 'The member list cannot be loaded right now.';
+    r.rosterStale = true;
+  }
+  if (rooms.get(r.name) === r && r.name === current) renderRoster();
+}
+
+async function addMember(event) {
+  event.preventDefault();
+  const r = current ? rooms.get(current) : null;
+  const input = $('add-member-id');
+  const raw = input.value.trim().replace(/^#/, '');
+  if (!r) return;
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) {
+    input.classList.add('invalid');
+    toast('Enter a user id: a whole number (people see theirs under their name at the top).', { code: 'USER_ID' });
+    return;
+  }
+  input.classList.remove('invalid');
+  $('add-member').disabled = true;
+  try {
+    const resp = await session.fetch(membersUrl(r.name, raw), { method: 'PUT' });
+    if (resp.status === 201) toast(`User #${raw} is now a member of #${r.name}.`, { kind: 'info' });
+    else if (resp.status === 204) toast(`User #${raw} already is a member of #${r.name}.`, { kind: 'info' });
+    else if (resp.status === 404) toast(`There is no user #${raw}.`, { code: 'NOT_FOUND' });
+    else if (resp.status === 403) toast('Only the room’s owner or an admin can add members.', { code: 'FORBIDDEN' });
+    else toast(`The member was not added (HTTP ${resp.status}).`, { code: `HTTP ${resp.status}` });
+    if (resp.ok) {
+      input.value = '';
+      if (notice && notice.kind === 'info') notice = null; // "only you can see it" no longer holds
+      renderNotice();
+    }
+    await loadRoster(r);
+  } catch (e) {
+    if (!(e instanceof AuthError)) toast('The server cannot be reached: nobody was added.', { kind: 'error' });
+  } finally {
+    $('add-member').disabled = false;
+  }
+}
+
+/** DELETE a membership: a moderator removing someone, or a member leaving a private room. */
+async function removeMember(r, userId) {
+  const self = me && userId === me.id;
+  try {
+    const resp = await session.fetch(membersUrl(r.name, userId), { method: 'DELETE' });
+    if (!resp.ok && resp.status !== 404) {
+      toast(resp.status === 403 ? 'Only the room’s owner or an admin can remove members.' : `Not removed (HTTP ${resp.status}).`, {
+        code: `HTTP ${resp.status}`,
+      });
+      return;
+    }
+    if (self) {
+      send({ type: 'leave', room: r.name });
+      dropRoom(r.name, `You left the private room #${r.name}.`, 'info');
+      loadAllRooms();
+      return;
+    }
+    await loadRoster(r);
+  } catch (e) {
+    if (!(e instanceof AuthError)) toast('The server cannot be reached: nothing changed.', { kind: 'error' });
+  }
+}
+
+let confirmLeave = 0;
+
+function onLeavePrivate() {
+  const r = current ? rooms.get(current) : null;
+  if (!r || !me) return;
+  if (Date.now() < confirmLeave) {
+    confirmLeave = 0;
+    removeMember(r, me.id);
+    return;
+  }
+  confirmLeave = Date.now() + 4000;
+  $('leave-private').textContent = 'Click again to leave (you must be added back to return)';
+  setTimeout(() => {
+    if (Date.now() >= confirmLeave) {
+      confirmLeave = 0;
+      renderRoster();
+    }
+  }, 4050);
+}
+
+function onRosterClick(event) {
+  const button = event.target.closest('button[data-remove]');
+  const r = current ? rooms.get(current) : null;
+  if (!button || !r) return;
+  button.disabled = true;
+  removeMember(r, Number(button.dataset.remove));
+}
+
+function setMembersPanel(open) {
+  $('chat-view').dataset.members = open ? 'open' : 'closed';
+  $('members-toggle').setAttribute('aria-expanded', String(open));
 }
 
 // ---------------------------------------------------------------- rendering
@@ -561,14 +820,28 @@ function updateTitle() {
   document.title = unread ? `(${unread}) Chat · switchboard` : 'Chat · switchboard';
 }
 
+function lockIcon() {
+  const icon = svg('svg', { class: 'lock', viewBox: '0 0 16 16', 'aria-hidden': 'true', focusable: 'false' });
+  icon.append(
+    svg('rect', { x: 3, y: 7, width: 10, height: 7, rx: 1.5 }),
+    svg('path', { d: 'M5.5 7V5a2.5 2.5 0 0 1 5 0v2', fill: 'none', 'stroke-width': 1.6 }),
+  );
+  return icon;
+}
+
 function roomButton(name, { currentRoom, unread = 0, note = '', title = '' }) {
   const b = el('button', 'room-item');
   b.type = 'button';
   b.dataset.room = name;
   b.dataset.testid = `room-${name}`;
+  const priv = isPrivate(name);
+  if (priv) b.dataset.private = 'true';
   if (title) b.title = title;
   if (currentRoom) b.setAttribute('aria-current', 'true');
   b.append(el('span', 'room-label', name));
+  if (priv) {
+    b.append(lockIcon(), el('span', 'visually-hidden', ' (private)'));
+  }
   if (note) b.append(el('span', 'joining', note));
   if (unread > 0) {
     const u = el('span', 'unread', unread > 99 ? '99+' : unread);
@@ -597,23 +870,42 @@ function renderAllRooms() {
   $('all-count').textContent = allRooms.length ? `(${allRooms.length})` : '';
   for (const room of others) {
     const li = el('li');
-    li.append(roomButton(room.name, { title: room.topic || `Join #${room.name}` }));
+    const hint = room.visibility === 'private' ? 'private' : '';
+    li.append(roomButton(room.name, { title: [room.topic || `Join #${room.name}`, hint].filter(Boolean).join(' · ') }));
     ul.append(li);
   }
   if (!others.length) ul.append(el('li', 'empty', allRooms.length ? 'You are in every room.' : 'No rooms yet: create one.'));
+}
+
+function renderNotice() {
+  const box = $('room-notice');
+  box.hidden = !notice;
+  if (!notice) return;
+  box.dataset.kind = notice.kind || 'warn';
+  $('room-notice-text').textContent = notice.text;
+}
+
+/** The header and panel parts that depend on the room's REST view (private, owner). */
+function renderRoomChrome() {
+  const r = current ? rooms.get(current) : null;
+  $('room-private-badge').hidden = !(r && isPrivate(r.name));
+  renderRoster();
 }
 
 function renderCurrent({ toBottom = false, keepAnchor = false } = {}) {
   const r = current ? rooms.get(current) : null;
   $('room-title').textContent = r ? `#${r.name}` : 'No room yet';
   $('leave').hidden = !r;
+  $('members-toggle').hidden = !r;
   $('empty-room').hidden = Boolean(r);
   const ready = Boolean(r && r.status === 'joined');
   $('message-input').disabled = !r;
   $('send').disabled = !r;
   $('message-input').placeholder = !r ? 'Join a room to talk' : ready ? `Message #${r.name}` : 'Connecting… (messages wait and are sent on join)';
+  renderNotice();
   renderMessages(r, { toBottom, keepAnchor });
   renderMembers();
+  renderRoomChrome();
   renderTyping();
 }
 
@@ -638,16 +930,17 @@ function renderMessages(r, { toBottom, keepAnchor }) {
   $('load-older').disabled = r.loadingOlder;
   $('load-older').textContent = r.loadingOlder ? 'Loading…' : 'Load older messages';
 
-  const items = [...r.messages.values()].sort((a, b) => a.id - b.id);
+  const moderator = isModerator(r.name);
+  const items = [...r.messages.values()].sort((a, b) => seqOf(a) - seqOf(b) || a.id - b.id);
   const frag = document.createDocumentFragment();
   let prev = null;
   for (const m of items) {
-    frag.append(messageItem(m, prev));
+    frag.append(messageItem(m, prev, moderator));
     prev = m;
   }
   for (const p of r.pending.values()) {
     const m = { user: me, body: p.body, sent_at: new Date(p.created).toISOString(), pending: p };
-    frag.append(messageItem(m, prev));
+    frag.append(messageItem(m, prev, false));
     prev = m;
   }
   list.replaceChildren(frag);
@@ -656,7 +949,7 @@ function renderMessages(r, { toBottom, keepAnchor }) {
   else if (toBottom || nearBottom) box.scrollTop = box.scrollHeight;
 }
 
-function messageItem(m, prev) {
+function messageItem(m, prev, moderator) {
   const li = el('li', 'message');
   const userId = m.user ? m.user.id : null;
   const sent = new Date(m.sent_at);
@@ -676,6 +969,7 @@ function messageItem(m, prev) {
     li.dataset.clientId = m.pending.clientId;
   } else {
     li.dataset.id = String(m.id);
+    if (typeof m.seq === 'number') li.dataset.seq = String(m.seq);
   }
 
   const meta = el('div', 'meta');
@@ -686,7 +980,19 @@ function messageItem(m, prev) {
     time.title = fullFmt.format(sent);
   }
   meta.append(time);
-  li.append(meta, el('div', 'body', m.body));
+  const row = el('div', 'body-row');
+  row.append(el('div', 'body', m.body));
+  if (moderator && !m.pending) {
+    const arming = confirmDelete && confirmDelete.id === m.id;
+    const del = el('button', `btn btn-ghost btn-small msg-delete${arming ? ' confirm' : ''}`, arming ? 'Delete?' : '×');
+    del.type = 'button';
+    del.dataset.action = 'delete';
+    del.dataset.id = String(m.id);
+    del.title = arming ? 'Click again to delete this message for everyone' : 'Delete this message (for everyone)';
+    del.setAttribute('aria-label', arming ? 'Confirm: delete this message' : 'Delete this message');
+    row.append(del);
+  }
+  li.append(meta, row);
 
   if (m.pending) {
     const state = el('div', 'state');
@@ -726,6 +1032,52 @@ function renderMembers() {
   $('member-strip').textContent = r && members.length ? `${members.length} here: ${members.map((u) => u.name).join(', ')}` : '';
 }
 
+/** The room's members (GET members): owner badge, remove buttons and the add form for moderators. */
+function renderRoster() {
+  const r = current ? rooms.get(current) : null;
+  $('roster-section').hidden = !r;
+  if (!r) return;
+  const room = info(r.name);
+  const moderator = isModerator(r.name);
+  const ul = $('roster');
+  ul.replaceChildren();
+  const list = r.roster || [];
+  for (const m of list) {
+    const li = el('li');
+    li.dataset.userId = String(m.user.id);
+    const online = r.members.has(m.user.id);
+    li.classList.toggle('online', online);
+    const who = el('div', 'who');
+    const name = el('span', 'member-name', m.user.name);
+    name.title = `${m.user.name} · user #${m.user.id}${online ? ' · online' : ''}`;
+    who.append(name);
+    if (me && m.user.id === me.id) who.append(el('span', 'you', '(you)'));
+    const sub = el('div', 'sub');
+    sub.append(el('span', 'member-id', `#${m.user.id}`));
+    if (room && room.created_by === m.user.id) sub.append(el('span', 'badge owner-badge', 'owner'));
+    const text = el('div', 'member-text');
+    text.append(who, sub);
+    li.append(text);
+    if (moderator && !(me && m.user.id === me.id)) {
+      const b = el('button', 'btn btn-ghost btn-small remove', 'Remove');
+      b.type = 'button';
+      b.dataset.remove = String(m.user.id);
+      b.setAttribute('aria-label', `Remove ${m.user.name} from #${r.name}`);
+      li.append(b);
+    }
+    ul.append(li);
+  }
+  $('roster-count').textContent = r.roster ? `(${list.length})` : '';
+  const status = $('roster-status');
+  status.textContent = r.rosterError || (r.roster ? '' : 'Loading…');
+  status.hidden = !status.textContent;
+  $('add-member-form').hidden = !moderator;
+  const mine = me && list.some((m) => m.user.id === me.id);
+  const canLeave = isPrivate(r.name) && mine && !(room && room.created_by === me.id);
+  $('leave-private').hidden = !canLeave;
+  if (!(Date.now() < confirmLeave)) $('leave-private').textContent = 'Leave this private room';
+}
+
 function renderTyping() {
   const r = current ? rooms.get(current) : null;
   const box = $('typing');
@@ -745,20 +1097,26 @@ function renderTyping() {
 
 function showWhoami() {
   const w = $('whoami');
-  w.textContent = me ? me.name : '';
-  w.title = me && me.email ? me.email : '';
+  w.textContent = me ? `${me.name} · #${me.id}` : '';
+  w.title = me ? [me.email, `your user id is ${me.id}: give it to a room owner to be added`].filter(Boolean).join(' · ') : '';
+  if (me) w.dataset.userId = String(me.id);
+  else delete w.dataset.userId;
   w.hidden = !me;
 }
 
 // ---------------------------------------------------------------- views
 
+const ENDED = 'Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.';
+
 function showAuth(message) {
   live.stop();
   clearInterval(roomsTimer);
   rooms.clear();
+  roomInfo.clear();
   current = null;
   me = null;
   allRooms = [];
+  notice = null;
   $('chat-view').hidden = true;
   $('auth-view').hidden = false;
   $('signout').hidden = true;
@@ -787,9 +1145,21 @@ async function startChat() {
   showWhoami();
 
   const saved = loadChatState();
-  for (const name of saved.rooms) if (ROOM_RE.test(name)) roomState(name);
+  // Another account's rooms and unsent messages are not this one's (a shared tab).
+  const sameUser = Boolean(me) && saved.user === me.id;
+  for (const name of sameUser ? saved.rooms : []) {
+    if (!ROOM_RE.test(name)) continue;
+    const r = roomState(name);
+    // Messages not acknowledged before the reload: sent again under the same client_id.
+    const outbox = saved.outbox && Array.isArray(saved.outbox[name]) ? saved.outbox[name] : [];
+    for (const o of outbox) {
+      if (!o || typeof o.clientId !== 'string' || typeof o.body !== 'string') continue;
+      r.pending.set(o.clientId, { clientId: o.clientId, body: o.body, created: Number(o.created) || Date.now(), state: 'queued', error: '', retryable: false });
+    }
+  }
   current = saved.current && rooms.has(saved.current) ? saved.current : rooms.keys().next().value || null;
   if (window.matchMedia('(max-width: 700px)').matches) $('browse').open = false;
+  setMembersPanel(false);
   renderAll({ toBottom: true });
   live.start();
   loadAllRooms();
@@ -814,9 +1184,14 @@ function init() {
   $('auth-form').addEventListener('submit', onAuthSubmit);
   $('signout').addEventListener('click', signOut);
 
-  $('join-form').addEventListener('submit', (e) => {
+  $('join-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    if (joinRoom($('room-name').value)) $('room-name').value = '';
+    const priv = $('room-private').checked;
+    const ok = priv ? await createPrivateRoom($('room-name').value) : joinRoom($('room-name').value);
+    if (ok) {
+      $('room-name').value = '';
+      $('room-private').checked = false;
+    }
   });
   for (const id of ['my-rooms', 'all-rooms']) {
     $(id).addEventListener('click', (e) => {
@@ -825,6 +1200,10 @@ function init() {
     });
   }
   $('leave').addEventListener('click', () => current && leaveRoom(current));
+  $('room-notice-close').addEventListener('click', () => {
+    notice = null;
+    renderNotice();
+  });
   $('load-older').addEventListener('click', loadOlder);
   $('message-list').addEventListener('click', onMessageListClick);
   $('composer').addEventListener('submit', onComposerSubmit);
@@ -835,6 +1214,14 @@ function init() {
       $('composer').requestSubmit();
     }
   });
+  $('add-member-form').addEventListener('submit', addMember);
+  $('roster').addEventListener('click', onRosterClick);
+  $('leave-private').addEventListener('click', onLeavePrivate);
+  $('members-toggle').addEventListener('click', () => setMembersPanel($('chat-view').dataset.members !== 'open'));
+  $('members-close').addEventListener('click', () => setMembersPanel(false));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && $('chat-view').dataset.members === 'open') setMembersPanel(false);
+  });
 
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && current && rooms.get(current)) {
@@ -843,7 +1230,9 @@ function init() {
     }
   });
 
-  session.onExpired = () => showAuth('Your session has ended: sign in again.');
+  // 'expired': the refresh token was refused (expired, or revoked a moment before the socket
+  // heard of it); 'ended': the server closed the socket 4003.
+  session.onExpired = (reason) => showAuth(reason === 'ended' ? ENDED : 'Your session has ended: sign in again.');
 
   if (session.signedIn) startChat();
   else showAuth();

@@ -1,4 +1,5 @@
-// switchboard admin dashboard: REST sign-in, then /ws/events (docs/PROTOCOL.md).
+// switchboard admin dashboard: REST sign-in, then /ws/events (docs/PROTOCOL.md), kept
+// signed in by LiveSocket (static/session.js): in-band token renewal, 4001/4003 handling.
 // Metrics frames (one a second) feed hand-drawn SVG line charts; event frames a live list.
 // No dependencies beyond the shared static/session.js (the binary embeds a fixed set of
 // files: src/http/assets.rs); user text goes through textContent only.
@@ -358,7 +359,13 @@ function init() {
   $('auth-form').addEventListener('submit', onSubmit);
   $('signout').addEventListener('click', signOut);
   $('switch-account').addEventListener('click', signOut);
-  session.onExpired = () => showAuth('Your session has ended: sign in again.');
+  // LiveSocket renews the token in-band, reconnects after 4001 and ends the session on 4003.
+  session.onExpired = (reason) =>
+    showAuth(
+      reason === 'ended'
+        ? 'Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.'
+        : 'Your session has ended: sign in again.',
+    );
   setInterval(() => {
     if (!live.ws || !lastMetricsAt || $('metrics-area').hidden) return;
     const silent = Math.round((Date.now() - lastMetricsAt) / 1000);

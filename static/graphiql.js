@@ -4,7 +4,21 @@
 // loaded from anywhere but this server. No inline handlers or inline style attributes (the
 // page's CSP forbids them); server and user text only ever goes through textContent.
 
-import { $, el, toast, wsUrl, AUTH_KEY, AuthError, ApiError, registerUser, Session } from '/static/session.js';
+import {
+  $,
+  el,
+  toast,
+  wsUrl,
+  AUTH_KEY,
+  AuthError,
+  ApiError,
+  CLOSE_FORBIDDEN,
+  CLOSE_SESSION_ENDED,
+  CLOSE_TOKEN_EXPIRED,
+  registerUser,
+  Session,
+  TokenLease,
+} from '/static/session.js';
 
 // ---------------------------------------------------------------- small helpers
 
@@ -377,6 +391,7 @@ let me = null;
 /** The session ended (`why` is 'expired') or another page changed it: show who is signed in now. */
 function onSessionChange(why) {
   if (why === 'expired') toast('Your session has expired: sign in again.', { kind: 'warn' });
+  if (why === 'ended') toast('Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.', { kind: 'warn' });
   loadMe();
 }
 
@@ -971,22 +986,44 @@ function addEvent(kind, payload, note) {
   if (nearBottom) body.scrollTop = body.scrollHeight;
 }
 
-async function startSubscription(payload) {
-  clearResult();
+/** A subscription socket reconnects by itself this many times in a row (4001, a refused token). */
+const RESUBSCRIBE_MAX = 3;
+
+/**
+ * Opens a graphql-transport-ws socket and subscribes. Signed in, its token is renewed in-band
+ * before it expires (TokenLease: a `ping` whose payload carries the new token, answered by a
+ * `pong` with `expires_at` or `error`). Closed 4001 (the token expired anyway) it refreshes
+ * and subscribes again; 4403 (the token in connection_init was refused) it refreshes once
+ * and tries again; 4003 (the session ended) it signs out.
+ */
+async function startSubscription(payload, { again = 0 } = {}) {
+  const previous = again ? sub : null;
+  if (!again) clearResult();
   let token = null;
   try {
     token = await session.accessToken();
   } catch {
     token = null;
   }
+  if (again && sub !== previous) return; // stopped, or another subscription started meanwhile
   const ws = new WebSocket(wsUrl(GRAPHQL_URL), 'graphql-transport-ws');
-  const me_ = { ws, id: `s${Date.now().toString(36)}`, count: 0, ended: false, acked: false };
+  const me_ = { ws, id: `s${Date.now().toString(36)}`, count: previous ? previous.count : 0, ended: false, acked: false, lease: null, again };
+  if (token) {
+    me_.lease = new TokenLease(session, {
+      send: (fresh) => {
+        if (ws.readyState !== WebSocket.OPEN || !me_.acked) return false;
+        ws.send(JSON.stringify({ type: 'ping', payload: { Authorization: `Bearer ${fresh}` } }));
+        return true;
+      },
+      onRefused: (why) => addEvent('error', undefined, `token renewal refused (${why}): the connection lasts until its token expires`),
+    });
+  }
   sub = me_;
   $('stop').hidden = false;
   $('run').textContent = '▶ Subscribe';
-  setSubStatus('connecting', 'connecting…');
+  setSubStatus('connecting', again ? 'reconnecting…' : 'connecting…');
   subMeta();
-  addEvent('info', undefined, token ? 'connecting with your token…' : 'connecting anonymously…');
+  if (!again) addEvent('info', undefined, token ? 'connecting with your token…' : 'connecting anonymously…');
 
   ws.addEventListener('open', () => {
     ws.send(JSON.stringify({ type: 'connection_init', payload: token ? { Authorization: `Bearer ${token}` } : {} }));
@@ -1002,13 +1039,26 @@ async function startSubscription(payload) {
     switch (msg.type) {
       case 'connection_ack':
         me_.acked = true;
+        me_.again = 0; // accepted: the count of reconnections in a row starts afresh
+        if (me_.lease) me_.lease.start(token);
         ws.send(JSON.stringify({ id: me_.id, type: 'subscribe', payload }));
         setSubStatus('online', 'listening');
-        addEvent('info', undefined, 'subscribed: events appear below as they happen');
+        addEvent('info', undefined, again ? 'subscribed again' : 'subscribed: events appear below as they happen');
         break;
       case 'ping':
         ws.send(JSON.stringify({ type: 'pong' }));
         break;
+      case 'pong': {
+        const answer = msg.payload || {};
+        if (!me_.lease || !me_.lease.awaiting) break;
+        if (typeof answer.expires_at === 'number') {
+          me_.lease.confirm(answer.expires_at);
+          addEvent('info', undefined, `token renewed: the connection now lasts until ${clock(new Date(answer.expires_at * 1000))}`);
+        } else if (answer.error) {
+          me_.lease.refuse(String(answer.error));
+        }
+        break;
+      }
       case 'next':
         me_.count += 1;
         addEvent('next', msg.payload);
@@ -1028,21 +1078,58 @@ async function startSubscription(payload) {
         break;
     }
   });
-  ws.addEventListener('close', (ev) => {
-    if (sub !== me_ || me_.ended) return;
-    const why = ev.reason ? `${ev.code} ${ev.reason}` : `code ${ev.code}`;
-    addEvent('error', undefined, `connection closed (${why})`);
-    if (!me_.acked && !token && ev.code === 4403) showErrors([{ message: 'Forbidden: sign in first.' }]);
-    endSubscription('closed', 'closed');
-  });
+  ws.addEventListener('close', (ev) => subscriptionClosed(me_, ev, payload, token));
   ws.addEventListener('error', () => {
     /* the close event follows and says why */
   });
 }
 
+async function subscriptionClosed(me_, ev, payload, token) {
+  const { again } = me_;
+  const held = me_.lease ? me_.lease.token || token : token;
+  if (me_.lease) me_.lease.stop();
+  if (sub !== me_ || me_.ended) return;
+  const why = ev.reason ? `${ev.code} ${ev.reason}` : `code ${ev.code}`;
+  if (ev.code === CLOSE_SESSION_ENDED) {
+    if (!session.signedIn) {
+      addEvent('info', undefined, `connection closed (${why}): you signed out`); // Sign out, on this page
+      endSubscription('closed', 'signed out');
+      return;
+    }
+    addEvent('error', undefined, `connection closed (${why}): your session has ended; sign in again`);
+    endSubscription('closed', 'session ended');
+    session.end('ended');
+    return;
+  }
+  const expired = ev.code === CLOSE_TOKEN_EXPIRED && token;
+  const refused = ev.code === CLOSE_FORBIDDEN && token && !me_.acked;
+  if ((expired || refused) && again < RESUBSCRIBE_MAX) {
+    addEvent('info', undefined, `connection closed (${why}): renewing the token and subscribing again…`);
+    setSubStatus('connecting', 'renewing the token…');
+    try {
+      // The session may already hold a newer token than the one this socket had.
+      if (refused || !session.tokens || session.tokens.access === held) await session.refresh();
+    } catch (e) {
+      if (sub !== me_ || me_.ended) return;
+      addEvent('error', undefined, e instanceof AuthError ? 'the session has ended: sign in again' : 'the token cannot be renewed right now');
+      endSubscription('closed', 'closed');
+      return;
+    }
+    if (sub !== me_ || me_.ended) return; // stopped meanwhile
+    startSubscription(payload, { again: again + 1 });
+    return;
+  }
+  addEvent('error', undefined, `connection closed (${why})`);
+  if (ev.code === CLOSE_FORBIDDEN && !me_.acked) {
+    showErrors([{ message: token ? 'Forbidden: your token was refused; sign in again.' : 'Forbidden: sign in first.' }]);
+  }
+  endSubscription('closed', 'closed');
+}
+
 function endSubscription(state, text) {
   if (!sub || sub.ended) return;
   sub.ended = true;
+  if (sub.lease) sub.lease.stop();
   setSubStatus(state === 'error' || state === 'closed' ? 'offline' : 'ended', text); // red dot / grey dot
   $('stop').hidden = true;
   subMeta();
@@ -1629,7 +1716,7 @@ function init() {
     if (!$('auth-panel').hidden && outside($('auth-panel'), $('auth-toggle'))) closeAuthPanel();
     if (isDrawer() && sideOpen() && outside($('side'), $('side-toggle'))) setSide(false);
   });
-  session.onExpired = () => onSessionChange('expired');
+  session.onExpired = (reason) => onSessionChange(reason);
 
   // Side panel.
   setSide(!isDrawer());

@@ -89,10 +89,18 @@ impl Room {
     ) -> async_graphql::Result<MessagePage> {
         let limit = i64::from(last.unwrap_or(chat::JOIN_HISTORY as i32));
         if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
-            return Err(AppError::invalid("last", format!("must be from 1 to {MAX_HISTORY_PAGE}"))).gql();
+            return Err(AppError::invalid(
+                "last",
+                format!("must be from 1 to {MAX_HISTORY_PAGE}"),
+            ))
+            .gql();
         }
         if before.is_some() && since.is_some() {
-            return Err(AppError::invalid("since", "give `before` or `since`, not both")).gql();
+            return Err(AppError::invalid(
+                "since",
+                "give `before` or `since`, not both",
+            ))
+            .gql();
         }
         if since.is_some_and(|s| s < 0) {
             return Err(AppError::invalid("since", "must be a seq (0 or more)")).gql();
@@ -186,7 +194,11 @@ pub struct RoomMutation;
 #[Object]
 impl RoomMutation {
     /// Create a room; you are its owner.
-    async fn create_room(&self, ctx: &Context<'_>, input: RoomInput) -> async_graphql::Result<Room> {
+    async fn create_room(
+        &self,
+        ctx: &Context<'_>,
+        input: RoomInput,
+    ) -> async_graphql::Result<Room> {
         let actor = Caller::require(ctx)?;
         let input = NewRoomInput {
             name: input.name,
@@ -215,7 +227,15 @@ impl RoomMutation {
         let settings = ctx.data_unchecked::<Realtime>().chat_settings;
         let sent = db(ctx)
             .run(move |c| {
-                chat::post(c, &events, &actor, &name, &body, client_id.as_deref(), &settings)
+                chat::post(
+                    c,
+                    &events,
+                    &actor,
+                    &name,
+                    &body,
+                    client_id.as_deref(),
+                    &settings,
+                )
             })
             .await
             .gql()?;
@@ -223,7 +243,12 @@ impl RoomMutation {
     }
 
     /// Delete a message (the room's owner or an admin); returns its id.
-    async fn delete_message(&self, ctx: &Context<'_>, room: String, id: ID) -> async_graphql::Result<ID> {
+    async fn delete_message(
+        &self,
+        ctx: &Context<'_>,
+        room: String,
+        id: ID,
+    ) -> async_graphql::Result<ID> {
         let actor = Caller::require(ctx)?;
         let name = room_name(&room)?;
         let message_id = parse_id(&id)?;

@@ -185,11 +185,7 @@ impl Handler<Authenticated> for SubscriptionSocket {
     type Result = ();
 
     fn handle(&mut self, Authenticated(token): Authenticated, ctx: &mut Self::Context) {
-        let mut lease = Lease::new(
-            self.tokens.clone(),
-            self.realtime.sockets.clone(),
-            token,
-        );
+        let mut lease = Lease::new(self.tokens.clone(), self.realtime.sockets.clone(), token);
         lease.start(self.id, ctx);
         self.lease = Some(lease);
     }

@@ -50,6 +50,8 @@ pub struct FrameError {
     pub code: &'static str,
     pub message: String,
     pub client_id: Option<String>,
+    /// The room the refused frame was about, when it named one.
+    pub room: Option<String>,
 }
 
 impl FrameError {
@@ -58,7 +60,13 @@ impl FrameError {
             code,
             message: message.into(),
             client_id: None,
+            room: None,
         }
+    }
+
+    pub fn with_room(mut self, room: &RoomName) -> Self {
+        self.room = Some(room.as_str().to_owned());
+        self
     }
 
     pub fn with_client_id(mut self, client_id: Option<String>) -> Self {
@@ -67,7 +75,7 @@ impl FrameError {
     }
 
     pub fn not_a_member(room: &RoomName) -> Self {
-        Self::new("NOT_A_MEMBER", format!("join the room {room} first"))
+        Self::new("NOT_A_MEMBER", format!("join the room {room} first")).with_room(room)
     }
 
     pub fn to_frame(&self) -> ByteString {
@@ -75,6 +83,7 @@ impl FrameError {
             code: self.code,
             message: &self.message,
             client_id: self.client_id.as_deref(),
+            room: self.room.as_deref(),
         })
     }
 }
@@ -311,6 +320,8 @@ pub enum ServerFrame<'a> {
         message: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<&'a str>,
     },
 }
 

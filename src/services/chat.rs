@@ -139,11 +139,17 @@ pub fn join(
     let first = requests
         .first()
         .ok_or_else(|| AppError::BadRequest("nobody to join".to_owned()))?;
+    // Created first, on its own: two instances creating the same room at once must not
+    // fail either join (on PostgreSQL the loser's unique violation would abort its whole
+    // transaction), so the loser just finds the winner's room.
+    if rooms::find(conn, name)?.is_none() {
+        match rooms::insert(conn, name, "", first.actor.user_id, Visibility::Public) {
+            Ok(_) | Err(AppError::Conflict(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
     write_transaction(conn, |conn| {
-        let room = match rooms::find(conn, name)? {
-            Some(room) => room,
-            None => rooms::insert(conn, name, "", first.actor.user_id, Visibility::Public)?,
-        };
+        let room = rooms::find(conn, name)?.ok_or_else(|| AppError::not_found("room", name))?;
         let mut answers = Vec::with_capacity(requests.len());
         let mut pages: Vec<(Option<i64>, Resume)> = Vec::new();
         for request in requests {

@@ -168,3 +168,26 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_schema()
         "schemathesis found problems:\n{log}"
     );
 }
+
+/// The pages renew their sockets' tokens in-band (tokens live 8 s here), recover from a
+/// 4001 and sign out on a 4003 (tests/e2e/session.mjs).
+#[actix_web::test]
+async fn the_pages_renew_their_sockets_tokens_in_chromium() {
+    if missing("playwright-core", Some(&chromium())).is_some() {
+        return;
+    }
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |args| {
+        args.access_token_ttl = 8
+    })
+    .await
+    .unwrap();
+    node(
+        "session.mjs",
+        vec![
+            ("BASE_URL", app.address.clone()),
+            ("CHROMIUM", chromium().to_string_lossy().into_owned()),
+            ("ACCESS_TOKEN_TTL", "8".to_owned()),
+        ],
+    )
+    .await;
+}

@@ -8,6 +8,7 @@ mod chat;
 mod cli;
 mod e2e;
 mod events;
+mod failover;
 mod faults;
 mod graphql;
 mod lab;

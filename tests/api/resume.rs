@@ -49,7 +49,12 @@ api_test!(
         assert_eq!(joined["last_seq"], 0);
         assert_eq!(joined["recovered"], false);
         let acks = send_many(&mut ada_ws, "alpha", "a", 5).await;
-        assert_eq!(acks.iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            acks.iter()
+                .map(|m| m["seq"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
         ada_ws.join("beta").await;
         let beta = send_many(&mut ada_ws, "beta", "b", 2).await;
         assert_eq!(beta[0]["seq"], 1, "every room counts on its own");
@@ -239,14 +244,21 @@ async fn a_graphql_subscription_with_since_replays_what_was_missed_then_goes_liv
     sub.expect("connection_ack").await;
     sub.send_json(json!({"id": "r", "type": "subscribe", "payload": {
         "query": "subscription { messageAdded(room: \"gqlresume\", since: 2) { seq body } }"}}))
-    .await;
+        .await;
     let mut got = Vec::new();
     for _ in 0..2 {
         let next = sub.expect("next").await;
-        got.push(next["payload"]["data"]["messageAdded"]["seq"].as_i64().unwrap());
+        got.push(
+            next["payload"]["data"]["messageAdded"]["seq"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     assert_eq!(got, vec![3, 4]);
     send_many(&mut ws, "gqlresume", "n", 1).await;
     let next = sub.expect("next").await;
-    assert_eq!(next["payload"]["data"]["messageAdded"], json!({"seq": 5, "body": "n 0"}));
+    assert_eq!(
+        next["payload"]["data"]["messageAdded"],
+        json!({"seq": 5, "body": "n 0"})
+    );
 }

@@ -61,13 +61,28 @@ api_test!(
             .problem(404);
         let listed = app.get("/api/v1/rooms").bearer(&eve).send().await.json();
         assert!(
-            !listed["data"].as_array().unwrap().iter().any(|r| r["name"] == "secret"),
+            !listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["name"] == "secret"),
             "{listed}"
         );
         // The owner and admins see it.
         let listed = app.get("/api/v1/rooms").bearer(&ada).send().await.json();
-        assert!(listed["data"].as_array().unwrap().iter().any(|r| r["name"] == "secret"));
-        assert_eq!(app.get("/api/v1/rooms/secret").bearer(&admin).send().await.status, 200);
+        assert!(listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "secret"));
+        assert_eq!(
+            app.get("/api/v1/rooms/secret")
+                .bearer(&admin)
+                .send()
+                .await
+                .status,
+            200
+        );
 
         // WebSocket: join (and so history) is refused with NOT_FOUND; nothing leaks.
         let mut eve_ws = app.chat(&eve).await;
@@ -83,16 +98,25 @@ api_test!(
 
         // GraphQL: the room is null, its messages unreachable, posting NOT_FOUND.
         let body = app
-            .gql(Some(&eve), r#"{ room(name: "secret") { name } rooms { edges { node { name } } } }"#)
+            .gql(
+                Some(&eve),
+                r#"{ room(name: "secret") { name } rooms { edges { node { name } } } }"#,
+            )
             .await;
         assert_eq!(body["data"]["room"], Value::Null, "{body}");
         assert!(!body.to_string().contains("secret"), "{body}");
         let body = app
-            .gql(Some(&eve), r#"mutation { sendMessage(room: "secret", body: "hi") { id } }"#)
+            .gql(
+                Some(&eve),
+                r#"mutation { sendMessage(room: "secret", body: "hi") { id } }"#,
+            )
             .await;
         assert_eq!(error_code(&body), "NOT_FOUND");
         let body = app
-            .gql(Some(&ada), r#"{ room(name: "secret") { visibility messages { messages { body seq } } } }"#)
+            .gql(
+                Some(&ada),
+                r#"{ room(name: "secret") { visibility messages { messages { body seq } } } }"#,
+            )
             .await;
         assert_eq!(body["data"]["room"]["visibility"], "PRIVATE", "{body}");
         assert_eq!(
@@ -109,12 +133,15 @@ api_test!(
         sub.expect("connection_ack").await;
         sub.send_json(json!({"id": "s", "type": "subscribe", "payload": {
             "query": "subscription { messageAdded(room: \"secret\") { body } }"}}))
-        .await;
+            .await;
         // The resolver's error, as graphql-transport-ws sends execution errors: `next` with
         // `errors` and no data, then `complete`.
         let refused = sub.expect("next").await;
         assert_eq!(refused["payload"]["data"], Value::Null, "{refused}");
-        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+        assert_eq!(
+            refused["payload"]["errors"][0]["extensions"]["code"],
+            "NOT_FOUND"
+        );
         sub.expect("complete").await;
     }
 );
@@ -151,7 +178,11 @@ api_test!(
             .await
             .problem(404);
         // A member may look but not manage.
-        let members = app.get("/api/v1/rooms/team/members").bearer(&bob).send().await;
+        let members = app
+            .get("/api/v1/rooms/team/members")
+            .bearer(&bob)
+            .send()
+            .await;
         assert_eq!(members.status, 200);
         let ids: Vec<i64> = members.json()["data"]
             .as_array()
@@ -183,13 +214,22 @@ api_test!(
             .await;
         assert_eq!(r.status, 204);
         let left = bob_ws.until("left").await;
-        assert_eq!(left, json!({"type": "left", "room": "team", "reason": "removed"}));
+        assert_eq!(
+            left,
+            json!({"type": "left", "room": "team", "reason": "removed"})
+        );
         assert_eq!(ada_ws.until("presence").await["left"]["id"], bob_id);
         bob_ws.say("team", "still here?", "b2").await;
         assert_eq!(bob_ws.expect("error").await["code"], "NOT_A_MEMBER");
-        bob_ws.send_json(json!({"type": "join", "room": "team"})).await;
+        bob_ws
+            .send_json(json!({"type": "join", "room": "team"}))
+            .await;
         assert_eq!(bob_ws.expect("error").await["code"], "NOT_FOUND");
-        app.get("/api/v1/rooms/team").bearer(&bob).send().await.problem(404);
+        app.get("/api/v1/rooms/team")
+            .bearer(&bob)
+            .send()
+            .await
+            .problem(404);
         app.delete(&format!("/api/v1/rooms/team/members/{bob_id}"))
             .bearer(&ada)
             .send()
@@ -209,15 +249,24 @@ api_test!(
                 r#"mutation { createRoom(input: {name: "gqlroom", visibility: PRIVATE}) { name visibility ownerId } }"#,
             )
             .await;
-        assert_eq!(body["data"]["createRoom"]["visibility"], "PRIVATE", "{body}");
+        assert_eq!(
+            body["data"]["createRoom"]["visibility"], "PRIVATE",
+            "{body}"
+        );
         let body = app
             .gql(Some(&bob), r#"{ room(name: "gqlroom") { name } }"#)
             .await;
         assert_eq!(body["data"]["room"], Value::Null);
         let add = format!(r#"mutation {{ addRoomMember(room: "gqlroom", userId: "{bob_id}") }}"#);
         assert_eq!(error_code(&app.gql(Some(&bob), &add).await), "NOT_FOUND");
-        assert_eq!(app.gql(Some(&ada), &add).await["data"]["addRoomMember"], true);
-        assert_eq!(app.gql(Some(&ada), &add).await["data"]["addRoomMember"], false);
+        assert_eq!(
+            app.gql(Some(&ada), &add).await["data"]["addRoomMember"],
+            true
+        );
+        assert_eq!(
+            app.gql(Some(&ada), &add).await["data"]["addRoomMember"],
+            false
+        );
         let body = app
             .gql(
                 Some(&bob),
@@ -228,7 +277,11 @@ api_test!(
         let body = app
             .gql(Some(&bob), r#"{ room(name: "gqlroom") { members { user { id } } messages { messages { body } } } }"#)
             .await;
-        assert_eq!(body["data"]["room"]["members"].as_array().unwrap().len(), 2, "{body}");
+        assert_eq!(
+            body["data"]["room"]["members"].as_array().unwrap().len(),
+            2,
+            "{body}"
+        );
         // The member removes themself (REST), and the room is gone for them.
         let r = app
             .delete(&format!("/api/v1/rooms/gqlroom/members/{bob_id}"))
@@ -324,7 +377,12 @@ api_test!(
             req.send()
         };
         let first = post(Some("deploy-42"), "deployed v42").await;
-        assert_eq!(first.status, 201, "{}", String::from_utf8_lossy(&first.body));
+        assert_eq!(
+            first.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&first.body)
+        );
         let message = first.json();
         assert_eq!(message["seq"], 1);
         assert_eq!(
@@ -369,7 +427,12 @@ api_test!(
             .send()
             .await
             .problem(400);
-        let room = app.get("/api/v1/rooms/hooks").bearer(&ada).send().await.json();
+        let room = app
+            .get("/api/v1/rooms/hooks")
+            .bearer(&ada)
+            .send()
+            .await
+            .json();
         assert_eq!(room["last_seq"], 2);
     }
 );

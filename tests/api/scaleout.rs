@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_at, spawn_with, Backend, TestApp, JWT_SECRET};
 use crate::ws_client::{Received, WsClient};
 
-fn note(why: &str) {
+pub fn note(why: &str) {
     static NOTE: Once = Once::new();
     NOTE.call_once(|| eprintln!("note: scale-out tests skipped: {why}"));
 }
 
-fn redis_url() -> Option<String> {
+pub fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL").ok();
     if url.is_none() {
         note("TEST_REDIS_URL is not set");
@@ -45,7 +45,7 @@ async fn pair(redis: &str) -> Option<(TestApp, TestApp)> {
 }
 
 /// Waits until `/readyz` answers `status`.
-async fn ready(app: &TestApp, status: u16) -> Value {
+pub async fn ready(app: &TestApp, status: u16) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = app.get("/readyz").send().await;
@@ -202,13 +202,13 @@ async fn chat_presence_and_events_cross_instances_exactly_once() {
 }
 
 /// A `redis-server` of the test's own, so it can be killed and restarted.
-struct OwnRedis {
-    port: u16,
+pub struct OwnRedis {
+    pub port: u16,
     child: Child,
 }
 
 impl OwnRedis {
-    fn start(port: u16) -> Option<Self> {
+    pub fn start(port: u16) -> Option<Self> {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
@@ -224,7 +224,7 @@ impl OwnRedis {
         Some(Self { port, child })
     }
 
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -236,7 +236,7 @@ impl Drop for OwnRedis {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

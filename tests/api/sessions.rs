@@ -23,7 +23,9 @@ async fn refused(app: &TestApp, token: &str) {
         "{:?}",
         r.header("www-authenticate")
     );
-    let (status, body) = app.graphql_as(Some(token), "{ me { id } }", json!({})).await;
+    let (status, body) = app
+        .graphql_as(Some(token), "{ me { id } }", json!({}))
+        .await;
     assert_eq!(status, 401, "{body}");
 }
 
@@ -82,14 +84,24 @@ api_test!(
             .post("/api/v1/auth/token")
             .form(&[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", other_device["refresh_token"].as_str().unwrap()),
+                (
+                    "refresh_token",
+                    other_device["refresh_token"].as_str().unwrap(),
+                ),
             ])
             .send()
             .await;
         assert_eq!(r.status, 400);
         let fresh = login(&app, "ada@example.com", "a brand new password").await;
         let fresh = fresh["access_token"].as_str().unwrap();
-        assert_eq!(app.get("/api/v1/users/me").bearer(fresh).send().await.status, 200);
+        assert_eq!(
+            app.get("/api/v1/users/me")
+                .bearer(fresh)
+                .send()
+                .await
+                .status,
+            200
+        );
         app.chat(fresh).await.join("lobby").await;
     }
 );
@@ -115,7 +127,14 @@ api_test!(
         all_close_with(&mut laptop_sockets, 4003).await;
         refused(&app, laptop_token).await;
         // The phone's session goes on: its token works and its socket still talks.
-        assert_eq!(app.get("/api/v1/users/me").bearer(phone_token).send().await.status, 200);
+        assert_eq!(
+            app.get("/api/v1/users/me")
+                .bearer(phone_token)
+                .send()
+                .await
+                .status,
+            200
+        );
         phone_chat.say("lobby", "still here", "p1").await;
         assert_eq!(phone_chat.until("message").await["body"], "still here");
     }
@@ -220,10 +239,15 @@ async fn a_socket_closes_with_4001_when_its_token_expires_unless_renewed_in_band
         .send_json(json!({"type": "auth", "token": second}))
         .await;
     events.expect("authenticated").await;
-    sub.send_json(json!({"type": "ping", "payload": {"Authorization": format!("Bearer {second}")}}))
-        .await;
+    sub.send_json(
+        json!({"type": "ping", "payload": {"Authorization": format!("Bearer {second}")}}),
+    )
+    .await;
     let pong = sub.expect("pong").await;
-    assert_eq!(pong["payload"]["expires_at"], renewed["expires_at"], "{pong}");
+    assert_eq!(
+        pong["payload"]["expires_at"], renewed["expires_at"],
+        "{pong}"
+    );
     // Bad renewals are refused and change nothing.
     let bob = login(&app, "bob@example.com", PASSWORD).await;
     renews
@@ -253,7 +277,9 @@ async fn a_bad_token_in_connection_init_closes_with_4403() {
     else {
         panic!("refused")
     };
-    bad.send_json(json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}}))
-        .await;
+    bad.send_json(
+        json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}}),
+    )
+    .await;
     assert_eq!(bad.closed().await, Some(CloseCode::Other(4403)));
 }

@@ -150,6 +150,17 @@ impl WsClient {
 
     /// The next data frame or the close, or `None` if nothing came within `wait`.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Received> {
+        self.receive(wait, false).await
+    }
+
+    /// Like [`Self::next`], but a broken connection (its server was killed) reads as a close.
+    pub async fn next_or_gone(&mut self) -> Received {
+        self.receive(HANG_GUARD, true)
+            .await
+            .expect("no frame from the server in time")
+    }
+
+    async fn receive(&mut self, wait: Duration, broken_is_closed: bool) -> Option<Received> {
         let deadline = std::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -158,6 +169,7 @@ impl WsClient {
                 .ok()?;
             match frame {
                 None => return Some(Received::Closed(None)),
+                Some(Err(_)) if broken_is_closed => return Some(Received::Closed(None)),
                 Some(Err(err)) => panic!("websocket protocol error: {err}"),
                 Some(Ok(Frame::Ping(payload))) => {
                     if self.answer_pings {

@@ -1,4 +1,4 @@
-// What the browser tests (chat.mjs, graphiql.mjs, lab.mjs) share: settings from the
+// What the browser tests (chat.mjs, session.mjs, graphiql.mjs, lab.mjs) share: settings from the
 // environment, the Chromium launch, steps, the problems that fail a test (uncaught page
 // errors, dialogs, console errors, CSP violations), screenshots, and the run that turns it
 // all into an exit status (0 on success, 1 on failure, with a watchdog).
@@ -76,6 +76,46 @@ export const CSP_PROBE = () => {
   document.addEventListener('securitypolicyviolation', (e) => {
     window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile || '?'}:${e.lineNumber || 0})`);
   });
+};
+
+/**
+ * Wraps the page's WebSocket (before any script of the page runs) so a test can watch and
+ * break connections without hooks in the page: window.__ws counts `opened` sockets, keeps
+ * `sockets`, the `closes` codes, the text frames `sent` and the last 200 `received`
+ * (with the time, `at`); `dropAfterSend(text)` (set by the
+ * test) closes the socket (1000) right after a frame it answers true for, as a connection
+ * lost before the server's answer; `swallow(text)` drops outgoing frames it answers true for.
+ */
+export const SOCKET_PROBE = () => {
+  const Native = window.WebSocket;
+  const probe = { opened: 0, sockets: [], closes: [], sent: [], received: [], dropAfterSend: null, swallow: null };
+  window.__ws = probe;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      probe.sockets.push(this);
+      this.addEventListener('open', () => {
+        probe.opened += 1;
+      });
+      this.addEventListener('close', (e) => probe.closes.push(e.code));
+      this.addEventListener('message', (e) => {
+        probe.received.push({ at: Date.now(), data: typeof e.data === 'string' ? e.data : '(binary)' });
+        if (probe.received.length > 200) probe.received.shift();
+      });
+    }
+
+    send(data) {
+      if (typeof data === 'string') {
+        if (probe.swallow && probe.swallow(data)) return;
+        probe.sent.push(data);
+      }
+      super.send(data);
+      if (typeof data === 'string' && probe.dropAfterSend && probe.dropAfterSend(data)) {
+        probe.dropAfterSend = null;
+        this.close(1000, 'dropped by the test');
+      }
+    }
+  };
 };
 
 /** Throws if anything went wrong so far, counting the CSP violations recorded in `pages`. */

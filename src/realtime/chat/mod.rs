@@ -166,7 +166,7 @@ struct RoomState {
     floor: HashMap<SessionId, i64>,
     /// The sender and `client_id` of this instance's sends not yet delivered, by seq: the
     /// sender gets the message as the acknowledgement of its send.
-    acks: HashMap<i64, (SessionId, String)>,
+    acks: HashMap<i64, (SessionId, String, Arc<ChatMessage>)>,
     watchers: Vec<mpsc::Sender<Arc<ChatMessage>>>,
     /// A read of missing messages is scheduled or running.
     filling: bool,
@@ -322,9 +322,6 @@ impl ChatServer {
                     .watchers
                     .retain(|tx| tx.try_send(message.clone()).is_ok());
             }
-            if let Some(delivered) = state.sequencer.delivered() {
-                state.floor.retain(|_, floor| *floor > delivered);
-            }
         }
         if let Some(state) = self.rooms.get(name) {
             for message in &ready {
@@ -338,7 +335,7 @@ impl ChatServer {
                         continue;
                     }
                     let frame = match ack {
-                        Some((sender, client_id)) if *sender == id => {
+                        Some((sender, client_id, _)) if *sender == id => {
                             encode(&ServerFrame::Message {
                                 message,
                                 client_id: Some(client_id),
@@ -354,10 +351,33 @@ impl ChatServer {
                 }
             }
         }
+        let mut late = Vec::new();
         if let Some(state) = self.rooms.get_mut(name) {
             for message in &ready {
                 state.acks.remove(&message.seq);
             }
+            // Only now: the messages just sent were checked against the floors.
+            if let Some(delivered) = state.sequencer.delivered() {
+                state.floor.retain(|_, floor| *floor > delivered);
+            }
+            // A send that reached members another way first (a gap filled from the database
+            // can read it before its own store is reported back): acknowledge it directly.
+            if let Some(delivered) = state.sequencer.delivered() {
+                let done: Vec<i64> = state
+                    .acks
+                    .keys()
+                    .copied()
+                    .filter(|seq| *seq <= delivered)
+                    .collect();
+                late.extend(done.into_iter().filter_map(|seq| state.acks.remove(&seq)));
+            }
+        }
+        for (sender, client_id, message) in late {
+            let ack = encode(&ServerFrame::Message {
+                message: &message,
+                client_id: Some(&client_id),
+            });
+            self.send(sender, ack, &mut slow);
         }
         self.drop_sessions(slow, true);
         self.fill_gap_later(name, ctx);
@@ -864,7 +884,7 @@ impl ChatServer {
                 if let Some(member) = self.sessions.get_mut(&id) {
                     member.rooms.remove(name);
                 }
-                self.send(id, FrameError::from(err).to_frame(), slow);
+                self.send(id, FrameError::from(err).with_room(name).to_frame(), slow);
             }
         }
     }
@@ -896,9 +916,10 @@ impl ChatServer {
                     if let (Some(client_id), Some(state)) =
                         (&say.client_id, self.rooms.get_mut(name))
                     {
-                        state
-                            .acks
-                            .insert(message.seq, (say.session, client_id.clone()));
+                        state.acks.insert(
+                            message.seq,
+                            (say.session, client_id.clone(), message.clone()),
+                        );
                     }
                     fresh.push(message);
                 }
