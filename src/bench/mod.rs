@@ -2,6 +2,7 @@
 //! URL, against a server it starts itself (a child process, so the server's memory can be
 //! read on its own) on a temporary database filled by `seed --bench`.
 
+mod failover;
 mod http_client;
 mod progress;
 mod report;
@@ -35,6 +36,10 @@ pub enum Scenario {
     WsFanout,
     /// Many idle chat connections: server memory per connection, and a broadcast to all.
     WsHold,
+    /// Two instances on PostgreSQL + Redis, one Redis restart and one SIGKILL under load:
+    /// lost, duplicated and out-of-order messages, time to recover. Only when named (it
+    /// needs `--database-url postgres://...` and `redis-server`).
+    WsFailover,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +88,23 @@ pub struct BenchArgs {
     /// Idle connections of ws-hold.
     #[arg(long, default_value_t = 10_000)]
     pub hold: usize,
+
+    /// ws-failover: a PostgreSQL server URL; the bench makes a database of its own there
+    /// and drops it afterwards.
+    #[arg(long, env = "SWITCHBOARD_BENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Chat clients of ws-failover, spread over both instances (plus two senders).
+    #[arg(long, default_value_t = 1000)]
+    pub failover_clients: usize,
+
+    /// Messages per second the ws-failover senders send, together.
+    #[arg(long, default_value_t = 100)]
+    pub failover_rate: u32,
+
+    /// Seconds ws-failover runs: Redis restarts at a third, instance A dies at two thirds.
+    #[arg(long, default_value_t = 30.0)]
+    pub failover_duration: f64,
 
     /// Where the JSON results and the SVG chart go (also as latest.json / latest.svg).
     #[arg(long, default_value = "bench-results")]
@@ -272,6 +294,17 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         .admin_password
         .clone()
         .unwrap_or_else(|| format!("bench-{}", uuid::Uuid::new_v4().simple()));
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::value_variants()
+            .iter()
+            .copied()
+            .filter(|s| *s != Scenario::WsFailover)
+            .collect()
+    } else {
+        args.scenarios.clone()
+    };
+    // ws-failover starts a deployment of its own; nothing else is needed for it alone.
+    let only_failover = scenarios.iter().all(|s| *s == Scenario::WsFailover);
     let (server, addr, target_label) = match &args.url {
         Some(url) => {
             let url = url::Url::parse(url).context("--url is not a URL")?;
@@ -283,6 +316,12 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
             let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(80));
             (None, addr.clone(), format!("http://{addr}"))
         }
+        None if only_failover => (
+            None,
+            String::new(),
+            "two switchboard instances on PostgreSQL + Redis started by bench (ws-failover)"
+                .to_owned(),
+        ),
         None => {
             let (server, addr) = start_server(&args, &admin_password)?;
             let label = format!(
@@ -291,11 +330,6 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
             );
             (Some(server), addr, label)
         }
-    };
-    let scenarios = if args.scenarios.is_empty() {
-        Scenario::value_variants().to_vec()
-    } else {
-        args.scenarios.clone()
     };
     let needs_admin = scenarios.contains(&Scenario::Graphql);
     let needs_users = scenarios
@@ -314,7 +348,11 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let target = Target {
-        products: count_products(&addr).await,
+        products: if only_failover {
+            1
+        } else {
+            count_products(&addr).await
+        },
         addr: addr.clone(),
         admin_token,
         user_tokens,
@@ -352,6 +390,23 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
                 let pid = server.as_ref().map(|s| s.pid);
                 runs.extend(scenarios::ws_hold(&target, args.hold, pid).await)
             }
+            Scenario::WsFailover => {
+                let database_url = args.database_url.clone().context(
+                    "ws-failover needs --database-url postgres://... (a server it may create a database on)",
+                )?;
+                let config = failover::Config {
+                    database_url,
+                    clients: args.failover_clients.max(2),
+                    rate: args.failover_rate.max(2),
+                    duration: Duration::from_secs_f64(args.failover_duration.max(3.0)),
+                    users: args.chat_users,
+                };
+                eprintln!(
+                    "  ws-failover: {} clients, {} msg/s, {:?}",
+                    config.clients, config.rate, config.duration
+                );
+                runs.extend(failover::ws_failover(&config).await?)
+            }
         }
     }
     let results = Results {
@@ -368,6 +423,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
             "fanout_rate": args.rate,
             "fanout_duration_s": args.fanout_duration,
             "hold_connections": args.hold,
+            "failover_clients": args.failover_clients,
+            "failover_rate": args.failover_rate,
+            "failover_duration_s": args.failover_duration,
             "workers": args.workers,
             "blocking_threads": args.blocking_threads,
         }),

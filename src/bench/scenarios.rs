@@ -127,7 +127,13 @@ pub async fn http_load(
     all.summary(started.elapsed().as_secs_f64())
 }
 
-fn run(scenario: &str, case: &str, concurrency: usize, seconds: f64, summary: Summary) -> Run {
+pub(crate) fn run(
+    scenario: &str,
+    case: &str,
+    concurrency: usize,
+    seconds: f64,
+    summary: Summary,
+) -> Run {
     Run {
         scenario: scenario.to_owned(),
         case: case.to_owned(),

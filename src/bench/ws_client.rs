@@ -1,5 +1,7 @@
 //! A minimal WebSocket client (RFC 6455) for load generation: the upgrade, masked text
 //! frames out, unmasked frames in, pings answered. No extensions, no fragmentation.
+//! [`WsConn::next`] is cancel-safe (frames are cut from a buffer that only a completed read
+//! fills), so a client may wait for a frame and a timer at once.
 
 use std::io;
 
@@ -9,6 +11,36 @@ use tokio::net::TcpStream;
 pub struct WsConn {
     stream: BufReader<TcpStream>,
     mask_seed: u32,
+    /// Bytes read and not yet cut into frames.
+    buf: Vec<u8>,
+    /// A ping's payload, answered on the next call.
+    pong: Option<Vec<u8>>,
+}
+
+/// The opcode and payload of the first whole frame in `buf`, and its length.
+fn frame_in(buf: &[u8]) -> io::Result<Option<(u8, Vec<u8>, usize)>> {
+    if buf.len() < 2 {
+        return Ok(None);
+    }
+    let opcode = buf[0] & 0x0f;
+    let (len, head) = match buf[1] & 0x7f {
+        126 if buf.len() >= 4 => (u64::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
+        127 if buf.len() >= 10 => {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&buf[2..10]);
+            (u64::from_be_bytes(n), 10)
+        }
+        126 | 127 => return Ok(None),
+        n => (u64::from(n), 2),
+    };
+    if len > 16 * 1024 * 1024 {
+        return Err(invalid("frame too large"));
+    }
+    let end = head + len as usize;
+    if buf.len() < end {
+        return Ok(None);
+    }
+    Ok(Some((opcode, buf[head..end].to_vec(), end)))
 }
 
 /// A data frame from the server.
@@ -49,6 +81,8 @@ impl WsConn {
         Ok(Self {
             stream,
             mask_seed: 0x9e37_79b9,
+            buf: Vec::with_capacity(16 * 1024),
+            pong: None,
         })
     }
 
@@ -84,29 +118,29 @@ impl WsConn {
     /// The next data frame; pings are answered and other control frames skipped.
     pub async fn next(&mut self) -> io::Result<WsFrame> {
         loop {
-            let b0 = self.stream.read_u8().await?;
-            let b1 = self.stream.read_u8().await?;
-            let opcode = b0 & 0x0f;
-            let len = match b1 & 0x7f {
-                126 => u64::from(self.stream.read_u16().await?),
-                127 => self.stream.read_u64().await?,
-                n => u64::from(n),
-            };
-            if len > 16 * 1024 * 1024 {
-                return Err(invalid("frame too large"));
+            if let Some(payload) = self.pong.take() {
+                self.write_frame(0xA, &payload).await?;
             }
-            let mut payload = vec![0; len as usize];
-            self.stream.read_exact(&mut payload).await?;
-            match opcode {
-                0x1 => {
-                    return String::from_utf8(payload)
-                        .map(WsFrame::Text)
-                        .map_err(|_| invalid("text frame is not UTF-8"))
+            if let Some((opcode, payload, used)) = frame_in(&self.buf)? {
+                self.buf.drain(..used);
+                match opcode {
+                    0x1 => {
+                        return String::from_utf8(payload)
+                            .map(WsFrame::Text)
+                            .map_err(|_| invalid("text frame is not UTF-8"))
+                    }
+                    0x2 => return Ok(WsFrame::Binary),
+                    0x8 => return Ok(WsFrame::Closed),
+                    0x9 => self.pong = Some(payload),
+                    _ => {}
                 }
-                0x2 => return Ok(WsFrame::Binary),
-                0x8 => return Ok(WsFrame::Closed),
-                0x9 => self.write_frame(0xA, &payload).await?,
-                _ => {}
+                continue;
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ));
             }
         }
     }

@@ -150,6 +150,8 @@ pub fn join(
     }
     write_transaction(conn, |conn| {
         let room = rooms::find(conn, name)?.ok_or_else(|| AppError::not_found("room", name))?;
+        // Joins of one user on two instances at once would both insert the membership.
+        lock_row(conn, LockTable::Rooms, room.id)?;
         let mut answers = Vec::with_capacity(requests.len());
         let mut pages: Vec<(Option<i64>, Resume)> = Vec::new();
         for request in requests {

@@ -221,6 +221,8 @@ pub fn add_member(
                 "only the room's owner or an admin can add members".to_owned(),
             ));
         }
+        // Serialized with joins (which add members too) on PostgreSQL.
+        db::lock_row(conn, db::LockTable::Rooms, room.id)?;
         let exists: bool =
             diesel::select(diesel::dsl::exists(users::table.find(user_id))).get_result(conn)?;
         if !exists {

@@ -136,3 +136,55 @@ async fn the_lab_scenario_runs_against_a_given_url() {
         assert!(run["summary"]["count"].as_u64().unwrap() > 0);
     }
 }
+
+/// `ws-failover` at a tiny size: its own deployment (PostgreSQL, Redis, two instances), one
+/// Redis restart, one killed instance, and the report says nothing was lost or duplicated.
+#[test]
+fn the_failover_scenario_counts_no_loss_and_no_duplicate_across_a_crash() {
+    let Ok(database_url) = std::env::var("TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("TEST_POSTGRES_REQUIRED").is_none(),
+            "TEST_POSTGRES_URL is required"
+        );
+        eprintln!("note: skipped: TEST_POSTGRES_URL is not set");
+        return;
+    };
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: skipped: redis-server is not installed");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let results = bench(
+        &[
+            "ws-failover",
+            "--database-url",
+            &database_url,
+            "--failover-clients",
+            "20",
+            "--failover-rate",
+            "40",
+            "--failover-duration",
+            "4",
+            "--chat-users",
+            "3",
+        ],
+        out.path(),
+    );
+    let run = runs(&results, "ws-failover")[0];
+    assert_eq!(run["summary"]["errors"], 0, "{run}");
+    assert_eq!(run["concurrency"], 22);
+    for key in ["lost", "duplicated", "out_of_order"] {
+        assert_eq!(run["extra"][key], 0, "{key}: {run}");
+    }
+    assert!(
+        run["extra"]["messages_stored"].as_u64().unwrap() > 10,
+        "{run}"
+    );
+    // Every client of the killed instance (ten readers and a sender) resumed on the other.
+    assert_eq!(run["extra"]["resumed_clients"], 11, "{run}");
+    assert!(run["extra"]["recover_p99_ms"].as_f64().unwrap() > 0.0);
+}
