@@ -162,6 +162,11 @@ fn init_logging() {
 /// note) when the variable is not set.
 fn fresh_postgres_url() -> Option<String> {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+        // CI sets TEST_POSTGRES_REQUIRED: there a missing PostgreSQL fails instead of skipping.
+        assert!(
+            std::env::var_os("TEST_POSTGRES_REQUIRED").is_none(),
+            "TEST_POSTGRES_REQUIRED is set but TEST_POSTGRES_URL is not"
+        );
         static NOTE: Once = Once::new();
         NOTE.call_once(|| {
             eprintln!(
