@@ -55,6 +55,9 @@ pub enum AppError {
     /// Over a request budget; retry after this many seconds.
     #[error("too many requests: retry in {0} s")]
     RateLimited(u64),
+    /// A WebSocket handshake of a version other than 13 (RFC 6455 section 4.4).
+    #[error("{0}")]
+    UpgradeRequired(String),
     #[error("database unavailable: {0}")]
     Pool(#[source] r2d2::Error),
     /// A dependency other than the database is down (the Redis bridge); the text says which.
@@ -85,6 +88,7 @@ impl AppError {
             AppError::PayloadTooLarge(n) => AppError::PayloadTooLarge(*n),
             AppError::UnsupportedMediaType(m) => AppError::UnsupportedMediaType(m.clone()),
             AppError::RateLimited(s) => AppError::RateLimited(*s),
+            AppError::UpgradeRequired(m) => AppError::UpgradeRequired(m.clone()),
             AppError::Pool(_) | AppError::Unavailable(_) => {
                 AppError::Unavailable("the database is not reachable right now".to_owned())
             }
@@ -111,6 +115,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             AppError::RateLimited(_) => "RATE_LIMITED",
+            AppError::UpgradeRequired(_) => "UPGRADE_REQUIRED",
             AppError::Pool(_) | AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -129,6 +134,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "/problems/payload-too-large",
             AppError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             AppError::RateLimited(_) => "/problems/rate-limited",
+            AppError::UpgradeRequired(_) => "/problems/upgrade-required",
             AppError::Pool(_) | AppError::Unavailable(_) => "/problems/unavailable",
             AppError::Database(_) | AppError::Internal(_) => "/problems/internal",
         }
@@ -247,6 +253,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             AppError::Pool(_) | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -278,6 +285,12 @@ impl ResponseError for AppError {
             }
             AppError::RateLimited(secs) => {
                 headers.insert(header::RETRY_AFTER, header::HeaderValue::from(*secs));
+            }
+            AppError::UpgradeRequired(_) => {
+                headers.insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    header::HeaderValue::from_static("13"),
+                );
             }
             _ => {}
         }

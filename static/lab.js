@@ -714,17 +714,19 @@ async function loadResults() {
   btn.disabled = true;
   try {
     const results = await api('/api/v1/lab/results');
-    renderResults(results);
-  } catch (e) {
-    $('results-body').hidden = true;
-    if (e instanceof ApiError && e.status === 404) {
-      const detail = String(e.problem.detail || '').replace(/^no bench results yet:\s*/i, '').replace(/`/g, '');
+    if (!results.started_at && !(Array.isArray(results.runs) && results.runs.length)) {
+      // No bench has run here yet: the server says so with an empty result set.
+      $('results-body').hidden = true;
+      const detail = String(results.detail || '').replace(/^no bench results yet:\s*/i, '').replace(/`/g, '');
       $('results-missing-text').textContent = `No bench results yet: ${detail || 'run switchboard bench'}.`;
       $('results-command').textContent = benchCommand();
       $('results-missing').hidden = false;
-    } else {
-      showError($('results-error'), `Could not load the results: ${e.message}`);
+      return;
     }
+    renderResults(results);
+  } catch (e) {
+    $('results-body').hidden = true;
+    showError($('results-error'), `Could not load the results: ${e.message}`);
   } finally {
     $('results-loading').hidden = true;
     btn.disabled = false;

@@ -240,6 +240,7 @@ pub fn start(
     schema: &web::Data<AppSchema>,
     db: &web::Data<Db>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    crate::ws::require_version_13(req)?;
     let missing = |what: &str| {
         actix_web::error::ErrorInternalServerError(format!("{what} is not configured"))
     };

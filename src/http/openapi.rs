@@ -31,7 +31,7 @@ use crate::rest::{health, v1};
         crate::lab::runs::latest, crate::lab::runs::start,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &UniqueOperationIds),
     tags(
         (name = "auth", description = "OAuth 2.0 token endpoint and revocation"),
         (name = "users", description = "Accounts"),
@@ -60,5 +60,35 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Handlers are named for what they do within their resource (`list`, `get`, `create`), so
+/// utoipa's operation ids (the function names) repeat across resources; OpenAPI requires them
+/// unique. Each becomes `<tag>_<name>` (`posts_list`), which code generators also read well.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                    if !id.starts_with(&format!("{tag}_")) {
+                        *id = format!("{tag}_{id}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::bench::scenarios::{self, Run, Target};
 use crate::error::{AppError, FieldError};
@@ -61,20 +62,28 @@ pub struct RunResults {
     pub runs: Vec<Run>,
 }
 
-/// The last results `switchboard bench` wrote (its `latest.json`).
+/// The last results `switchboard bench` wrote (its `latest.json`); before the first bench,
+/// an empty result set (the page shows how to make one).
 #[utoipa::path(get, path = "/api/v1/lab/results", tag = "lab",
-    responses((status = 200, description = "The bench's latest.json", content_type = "application/json"),
-        (status = 404, description = "No bench has run here yet", body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The bench's latest.json, or `{\"runs\": [], \"detail\": …}` when no bench has run here yet", content_type = "application/json")))]
 pub async fn latest(runs: web::Data<LabRuns>) -> Result<HttpResponse, AppError> {
     let path = runs.results_dir.join("latest.json");
-    let body = web::block(move || std::fs::read(path))
+    let found = web::block(move || std::fs::read(path))
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("reading results failed: {e}")))?
-        .map_err(|_| {
-            AppError::NotFound(
-                "no bench results yet: run `switchboard bench` in the server's directory".into(),
-            )
-        })?;
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("reading results failed: {e}")))?;
+    let body = match found {
+        Ok(body) => body,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => serde_json::to_vec(&json!({
+            "runs": [],
+            "detail": "no bench results yet: run `switchboard bench` in the server's directory",
+        }))
+        .map_err(|e| AppError::Internal(e.into()))?,
+        Err(err) => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "reading the bench results failed: {err}"
+            )))
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type(mime::APPLICATION_JSON)
         .insert_header(("cache-control", "no-cache"))

@@ -23,7 +23,7 @@ pub struct Health {
     pub redis: Option<&'static str>,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process serves requests", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
@@ -35,7 +35,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, body = Health),
+    (status = 200, description = "Ready: the database (and, when bridged, Redis) answers", body = Health),
     (status = 503, description = "The database (or, when bridged, Redis) is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(

@@ -145,9 +145,11 @@ pub fn update(
                 "only the author may edit a post".to_owned(),
             ));
         }
-        precondition(&current)?;
         let fields = serde_json::json!({ "title": current.title, "body": current.body });
         let (title, body) = change.resolve(fields)?.validate()?;
+        // Last of the checks: a request that would fail anyway answers with that failure,
+        // not 412 (RFC 9110 section 13.2.1).
+        precondition(&current)?;
         Ok(diesel::update(posts::table.find(id))
             .set(PostChanges {
                 title: &title,

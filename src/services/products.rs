@@ -270,10 +270,12 @@ pub fn update(
     write_transaction(conn, |conn| {
         db::lock_row(conn, db::LockTable::Products, id)?;
         let current = get(conn, id)?;
-        precondition(&current)?;
         let draft = change
             .resolve(ProductInput::current(&current))?
             .validate()?;
+        // Last of the checks: a request that would fail anyway answers with that failure,
+        // not 412 (RFC 9110 section 13.2.1).
+        precondition(&current)?;
         diesel::update(products::table.find(id))
             .set(ProductChanges {
                 sku: &draft.sku,

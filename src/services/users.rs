@@ -284,7 +284,6 @@ fn apply_update(
         db::lock_row(conn, db::LockTable::Users, id)?;
         let current = get(conn, id)?;
         require_self_or_admin(actor, id)?;
-        precondition(&current)?;
         let current_fields = serde_json::json!({
             "email": current.email, "name": current.name, "role": current.role,
             "disabled": current.disabled_at.is_some(),
@@ -318,6 +317,9 @@ fn apply_update(
                 ));
             }
         }
+        // Last of the checks: a request that would fail anyway answers with that failure,
+        // not 412 (RFC 9110 section 13.2.1).
+        precondition(&current)?;
         let password_hash = match (password, new_password_hash) {
             (Some(_), Some(hash)) => Some(hash),
             (Some(p), None) => Some(passwords::hash(p.expose())?),

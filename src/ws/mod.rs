@@ -86,7 +86,20 @@ async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Lease, Caller, User
     ))
 }
 
+/// RFC 6455 section 4.4: a handshake of any version but 13 is refused with 426 and the
+/// version this server speaks (actix's handshake would also accept the drafts 7 and 8).
+pub fn require_version_13(req: &HttpRequest) -> Result<(), AppError> {
+    match req.headers().get(header::SEC_WEBSOCKET_VERSION) {
+        Some(version) if version.as_bytes() != b"13" => Err(AppError::UpgradeRequired(format!(
+            "WebSocket version {:?} is not supported; this server speaks version 13",
+            String::from_utf8_lossy(version.as_bytes())
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn require_upgrade(req: &HttpRequest) -> Result<(), AppError> {
+    require_version_13(req)?;
     ws::handshake(req).map(|_| ()).map_err(|e| {
         AppError::BadRequest(format!(
             "this endpoint speaks WebSocket: send a GET with `Upgrade: websocket` ({e})"

@@ -34,7 +34,7 @@ api_test!(
         let wrong = app.login("ada@example.com", "not the password").await;
         let unknown = app.login("nobody@example.com", PASSWORD).await;
         for r in [&wrong, &unknown] {
-            let body = r.problem(400);
+            let body = r.oauth_error(400);
             assert_eq!(body["error"], "invalid_grant");
             assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
         }
@@ -51,35 +51,38 @@ api_test!(token_endpoint_reports_rfc_6749_error_codes, |app| {
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await;
-    assert_eq!(unsupported.problem(400)["error"], "unsupported_grant_type");
+    assert_eq!(
+        unsupported.oauth_error(400)["error"],
+        "unsupported_grant_type"
+    );
 
     let missing = app
         .post("/api/v1/auth/token")
         .form(&[("grant_type", "password"), ("username", "a@b.co")])
         .send()
         .await;
-    assert_eq!(missing.problem(400)["error"], "invalid_request");
+    assert_eq!(missing.oauth_error(400)["error"], "invalid_request");
 
     let no_grant = app
         .post("/api/v1/auth/token")
         .form(&[("username", "a@b.co")])
         .send()
         .await;
-    assert_eq!(no_grant.problem(400)["error"], "invalid_request");
+    assert_eq!(no_grant.oauth_error(400)["error"], "invalid_request");
 
     let json_body = app
         .post("/api/v1/auth/token")
         .json(&json!({"grant_type": "password"}))
         .send()
         .await;
-    assert_eq!(json_body.problem(400)["error"], "invalid_request");
+    assert_eq!(json_body.oauth_error(400)["error"], "invalid_request");
 
     let repeated = app
         .post("/api/v1/auth/token")
         .form(&[("grant_type", "password"), ("grant_type", "password")])
         .send()
         .await;
-    assert_eq!(repeated.problem(400)["error"], "invalid_request");
+    assert_eq!(repeated.oauth_error(400)["error"], "invalid_request");
 
     let secret = app
         .post("/api/v1/auth/token")
@@ -91,7 +94,7 @@ api_test!(token_endpoint_reports_rfc_6749_error_codes, |app| {
         ])
         .send()
         .await;
-    assert_eq!(secret.problem(401)["error"], "invalid_client");
+    assert_eq!(secret.oauth_error(401)["error"], "invalid_client");
 });
 
 api_test!(
@@ -116,13 +119,13 @@ api_test!(
             .form(&[("grant_type", "refresh_token"), ("refresh_token", &r1)])
             .send()
             .await;
-        assert_eq!(reuse.problem(400)["error"], "invalid_grant");
+        assert_eq!(reuse.oauth_error(400)["error"], "invalid_grant");
         let after = app
             .post("/api/v1/auth/token")
             .form(&[("grant_type", "refresh_token"), ("refresh_token", &r2)])
             .send()
             .await;
-        assert_eq!(after.problem(400)["error"], "invalid_grant");
+        assert_eq!(after.oauth_error(400)["error"], "invalid_grant");
 
         // A separate login is a separate family and still works.
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 200);
@@ -148,7 +151,7 @@ api_test!(
             .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
             .send()
             .await;
-        assert_eq!(use_it.problem(400)["error"], "invalid_grant");
+        assert_eq!(use_it.oauth_error(400)["error"], "invalid_grant");
 
         let unknown = app
             .post("/api/v1/auth/revoke")
@@ -161,7 +164,7 @@ api_test!(
             .form(&[("token_type_hint", "refresh_token")])
             .send()
             .await;
-        assert_eq!(missing.problem(400)["error"], "invalid_request");
+        assert_eq!(missing.oauth_error(400)["error"], "invalid_request");
     }
 );
 
@@ -186,7 +189,7 @@ api_test!(
             .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
             .send()
             .await;
-        assert_eq!(use_it.problem(400)["error"], "invalid_grant");
+        assert_eq!(use_it.oauth_error(400)["error"], "invalid_grant");
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 400);
         assert_eq!(
             app.login("ada@example.com", "a brand new password")

@@ -515,3 +515,55 @@ async fn a_client_that_does_not_read_is_dropped_instead_of_buffered_without_end(
     talker.say("firehose", "after", "c-after").await;
     talker.until("message").await;
 }
+
+/// The head of the server's answer to a raw upgrade request with this version.
+fn handshake_answer(port: u16, path: &str, version: &str, protocol: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let protocol = protocol.map_or(String::new(), |p| {
+        format!("Sec-WebSocket-Protocol: {p}\r\n")
+    });
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n{protocol}\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_lowercase()
+}
+
+#[actix_web::test]
+async fn a_handshake_of_another_websocket_version_gets_426_naming_version_13() {
+    let app = spawn_app().await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    for (path, protocol) in [
+        ("/ws/echo", None),
+        ("/graphql", Some("graphql-transport-ws")),
+    ] {
+        for version in ["8", "7", "12"] {
+            let head = actix_web::rt::task::spawn_blocking(move || {
+                handshake_answer(port, path, version, protocol)
+            })
+            .await
+            .unwrap();
+            assert!(
+                head.starts_with("http/1.1 426"),
+                "{path} v{version}: {head}"
+            );
+            assert!(head.contains("sec-websocket-version: 13\r\n"), "{head}");
+            assert!(head.contains("application/problem+json"), "{head}");
+        }
+        let head = actix_web::rt::task::spawn_blocking(move || {
+            handshake_answer(port, path, "13", protocol)
+        })
+        .await
+        .unwrap();
+        assert!(head.starts_with("http/1.1 101"), "{path}: {head}");
+    }
+}

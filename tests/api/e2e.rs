@@ -169,6 +169,50 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_schema()
     );
 }
 
+/// The served OpenAPI document is valid OpenAPI 3.1, as `openapi-spec-validator` (PyPI)
+/// judges it: every response described, operation ids unique, schemas well formed.
+#[actix_web::test]
+async fn the_openapi_document_passes_openapi_spec_validator() {
+    const CHECK: &str = "import json, sys\n\
+from openapi_spec_validator import validate\n\
+validate(json.load(sys.stdin))\n\
+print('valid')";
+    let probe = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        let why = "needs openapi-spec-validator (`pip install openapi-spec-validator`)";
+        assert!(std::env::var_os("TEST_E2E_REQUIRED").is_none(), "{why}");
+        eprintln!("note: skipped: {why}");
+        return;
+    }
+    let app = spawn_app().await;
+    let document = app.get("/api/v1/openapi.json").send().await.body;
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args(["-c", CHECK])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(&document)?;
+        child.wait_with_output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator refused the document:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The pages renew their sockets' tokens in-band (tokens live 8 s here), recover from a
 /// 4001 and sign out on a 4003 (tests/e2e/session.mjs).
 #[actix_web::test]

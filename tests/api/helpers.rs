@@ -50,6 +50,27 @@ impl Resp {
             .map(|v| v.to_str().expect("header is text").to_owned())
     }
 
+    /// Asserts an RFC 6749 section 5.2 error (the token and revoke endpoints): JSON, as
+    /// OAuth clients expect, with `error` and `error_description`; returns its body.
+    pub fn oauth_error(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        let body = self.json();
+        assert!(
+            body["error"].is_string() && body["error_description"].is_string(),
+            "{body}"
+        );
+        body
+    }
+
     /// Asserts a problem+json error with the given status and returns its body.
     pub fn problem(&self, status: u16) -> Value {
         assert_eq!(

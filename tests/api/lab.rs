@@ -73,7 +73,14 @@ async fn the_lab_page_gets_the_last_results_and_can_run_a_small_comparison() {
     })
     .await
     .unwrap();
-    app.get("/api/v1/lab/results").send().await.problem(404);
+    // Before the first bench: 200 with an empty result set, not an error.
+    let none = app.get("/api/v1/lab/results").send().await;
+    assert_eq!(none.status, 200);
+    assert_eq!(none.json()["runs"], serde_json::json!([]));
+    assert!(none.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("switchboard bench"));
     std::fs::write(dir.path().join("latest.json"), br#"{"runs":[]}"#).unwrap();
     let r = app.get("/api/v1/lab/results").send().await;
     assert_eq!(r.status, 200);

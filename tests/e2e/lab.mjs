@@ -24,10 +24,10 @@ const RUN_TIMEOUT = 40_000; // a live comparison takes a few seconds; allow a sl
 const MODELS = ['sync', 'blocking', 'async'];
 const FULL = { fullPage: true }; // screenshots of the whole page
 
-/** API answers the page expects to be errors (404 results, 400/409 runs) are not problems. */
+/** API answers the page expects to be errors (400/409 runs) are not problems. */
 function expectedApiError(url, status) {
   const p = new URL(url).pathname;
-  return (p === '/api/v1/lab/results' && status === 404) || (p === '/api/v1/lab/runs' && (status === 400 || status === 409));
+  return p === '/api/v1/lab/runs' && (status === 400 || status === 409);
 }
 
 const WATCH = {

@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use crate::db::Db;
 use crate::domain::Secret;
-use crate::error::{problem, AppError, Problem, PROBLEM_JSON};
+use crate::error::{problem, AppError, Problem};
 use crate::services::auth::{self, GrantError, TokenPair, Tokens};
 use crate::services::events::Events;
 
-/// RFC 6749 section 5.2 error, as a problem document.
+/// RFC 6749 section 5.2 error. Sent as `application/json`, the media type OAuth clients
+/// parse; the problem-document members are kept in the body for everyone else.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OAuthProblem {
     #[serde(flatten)]
@@ -73,7 +74,7 @@ fn oauth_error(code: &'static str, description: String) -> HttpResponse {
         error_description: description,
     };
     let mut response = HttpResponse::build(status)
-        .content_type(PROBLEM_JSON)
+        .content_type(mime::APPLICATION_JSON)
         .json(body);
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
@@ -132,8 +133,8 @@ fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a s
     request_body(content_type = "application/x-www-form-urlencoded", content = TokenRequest),
     responses(
         (status = 200, description = "Tokens (never cached)", body = TokenPair),
-        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthProblem, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_client", body = OAuthProblem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthProblem, content_type = "application/json"),
+        (status = 401, description = "invalid_client", body = OAuthProblem, content_type = "application/json"),
         (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn token(
@@ -239,7 +240,7 @@ pub struct RevokeRequest {
     request_body(content_type = "application/x-www-form-urlencoded", content = RevokeRequest),
     responses(
         (status = 200, description = "Revoked (or was never valid)"),
-        (status = 400, description = "invalid_request or unsupported_token_type", body = OAuthProblem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid_request or unsupported_token_type", body = OAuthProblem, content_type = "application/json"),
     ))]
 pub async fn revoke(
     req: HttpRequest,
