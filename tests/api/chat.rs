@@ -451,26 +451,9 @@ async fn rooms_can_be_created_listed_and_read_over_rest() {
 /// Opens `/ws/chat` by hand over TCP, sends one masked text frame, and then never reads:
 /// the kind of client that would make a naive server buffer without end.
 fn raw_client_that_never_reads(port: u16, token: &str, first_frame: &str) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET /ws/chat?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
+    use std::io::Write;
+    let (mut stream, head) = raw_handshake(port, &format!("/ws/chat?token={token}"), "13", None);
+    assert!(head.starts_with("http/1.1 101"), "{head}");
     let payload = first_frame.as_bytes();
     assert!(payload.len() < 126);
     let mask = [1u8, 2, 3, 4];
@@ -516,8 +499,13 @@ async fn a_client_that_does_not_read_is_dropped_instead_of_buffered_without_end(
     talker.until("message").await;
 }
 
-/// The head of the server's answer to a raw upgrade request with this version.
-fn handshake_answer(port: u16, path: &str, version: &str, protocol: Option<&str>) -> String {
+/// A raw upgrade request with this version; the stream and the answer's head, lower-cased.
+fn raw_handshake(
+    port: u16,
+    path: &str,
+    version: &str,
+    protocol: Option<&str>,
+) -> (std::net::TcpStream, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let protocol = protocol.map_or(String::new(), |p| {
@@ -535,7 +523,11 @@ fn handshake_answer(port: u16, path: &str, version: &str, protocol: Option<&str>
         stream.read_exact(&mut byte).unwrap();
         head.push(byte[0]);
     }
-    String::from_utf8_lossy(&head).to_lowercase()
+    (stream, String::from_utf8_lossy(&head).to_lowercase())
+}
+
+fn handshake_answer(port: u16, path: &str, version: &str, protocol: Option<&str>) -> String {
+    raw_handshake(port, path, version, protocol).1
 }
 
 #[actix_web::test]

@@ -50,20 +50,22 @@ impl Resp {
             .map(|v| v.to_str().expect("header is text").to_owned())
     }
 
-    /// Asserts an RFC 6749 section 5.2 error (the token and revoke endpoints): JSON, as
-    /// OAuth clients expect, with `error` and `error_description`; returns its body.
-    pub fn oauth_error(&self, status: u16) -> Value {
+    /// Asserts the status and media type of an error answer and returns its JSON body.
+    fn error_body(&self, status: u16, media_type: &str) -> Value {
         assert_eq!(
             self.status,
             status,
             "body: {}",
             String::from_utf8_lossy(&self.body)
         );
-        assert_eq!(
-            self.header("content-type").as_deref(),
-            Some("application/json")
-        );
-        let body = self.json();
+        assert_eq!(self.header("content-type").as_deref(), Some(media_type));
+        self.json()
+    }
+
+    /// Asserts an RFC 6749 section 5.2 error (the token and revoke endpoints): JSON, as
+    /// OAuth clients expect, with `error` and `error_description`; returns its body.
+    pub fn oauth_error(&self, status: u16) -> Value {
+        let body = self.error_body(status, "application/json");
         assert!(
             body["error"].is_string() && body["error_description"].is_string(),
             "{body}"
@@ -73,17 +75,7 @@ impl Resp {
 
     /// Asserts a problem+json error with the given status and returns its body.
     pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status,
-            status,
-            "body: {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        assert_eq!(
-            self.header("content-type").as_deref(),
-            Some("application/problem+json")
-        );
-        let body = self.json();
+        let body = self.error_body(status, "application/problem+json");
         assert_eq!(body["status"], status);
         assert!(
             body["type"].is_string() && body["title"].is_string() && body["detail"].is_string()
