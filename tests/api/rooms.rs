@@ -436,3 +436,48 @@ api_test!(
         assert_eq!(room["last_seq"], 2);
     }
 );
+
+api_test!(
+    leaving_over_websocket_ends_a_public_membership_but_not_a_private_one,
+    |app| {
+        let (ada_id, ada) = app.user("ada@example.com").await;
+        let (bob_id, bob) = app.user("bob@example.com").await;
+        private_room(&app, &ada, "quiet").await;
+        let r = app
+            .put(&format!("/api/v1/rooms/quiet/members/{bob_id}"))
+            .bearer(&ada)
+            .send()
+            .await;
+        assert_eq!(r.status, 201);
+        let mut bob_ws = app.chat(&bob).await;
+        bob_ws.join("quiet").await;
+        bob_ws.join("open").await;
+        for room in ["quiet", "open"] {
+            bob_ws
+                .send_json(json!({"type": "leave", "room": room}))
+                .await;
+            assert_eq!(bob_ws.until("left").await["room"], room);
+        }
+        let members = |room: &'static str| {
+            let app = &app;
+            let ada = ada.clone();
+            async move {
+                app.get(&format!("/api/v1/rooms/{room}/members"))
+                    .bearer(&ada)
+                    .send()
+                    .await
+                    .json()["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["user"]["id"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        // The private room's membership is its access list: a WebSocket leave keeps it.
+        assert_eq!(members("quiet").await, vec![ada_id, bob_id]);
+        bob_ws.join("quiet").await;
+        // A public room's membership only means "notify me": leaving ends it.
+        assert!(!members("open").await.contains(&bob_id));
+    }
+);

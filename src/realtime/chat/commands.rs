@@ -97,27 +97,32 @@ impl ChatServer {
                     .get(&room)
                     .is_some_and(|s| s.present.contains_key(&user.id));
                 let stored = self.rooms.get(&room).and_then(|s| s.room.clone());
-                if let (false, Some(stored)) = (still_there, stored) {
-                    let db = self.db.clone();
-                    let user_id = user.id;
-                    ctx.spawn(
-                        async move {
+                let left = encode(&ServerFrame::Left {
+                    room: room.as_str(),
+                    reason: None,
+                });
+                match (still_there, stored) {
+                    (false, Some(stored)) => {
+                        // `left` once the membership has ended, so a client that reads it
+                        // finds the change made.
+                        let db = self.db.clone();
+                        let user_id = user.id;
+                        let work = async move {
                             let room_id = stored.id;
-                            if let Err(err) = db.run(move |c| chat::leave(c, &stored, user_id)).await {
+                            if let Err(err) =
+                                db.run(move |c| chat::leave(c, &stored, user_id)).await
+                            {
                                 tracing::warn!(error = %err, room_id, user_id, "could not end a room membership");
                             }
-                        }
-                        .into_actor(self),
-                    );
+                        };
+                        ctx.spawn(work.into_actor(self).map(move |(), act, _| {
+                            let mut slow = Vec::new();
+                            act.send(id, left, &mut slow);
+                            act.drop_sessions(slow, true);
+                        }));
+                    }
+                    _ => self.send(id, left, &mut slow),
                 }
-                self.send(
-                    id,
-                    encode(&ServerFrame::Left {
-                        room: room.as_str(),
-                        reason: None,
-                    }),
-                    &mut slow,
-                );
                 self.drop_room_if_idle(&room);
                 self.drop_sessions(slow, true);
             }
