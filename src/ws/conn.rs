@@ -152,6 +152,12 @@ impl Connection {
                 close(ctx, CloseCode::Size, "frame too large");
                 return None;
             }
+            // actix-web-actors reports a text frame that is not UTF-8 only as an I/O error
+            // carrying the decoder's message; RFC 6455 wants 1007 for it, not 1002.
+            Err(ProtocolError::Io(err)) if err.to_string().contains("utf-8") => {
+                close(ctx, CloseCode::Invalid, "text is not UTF-8");
+                return None;
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "websocket protocol error");
                 close(ctx, CloseCode::Protocol, "protocol error");

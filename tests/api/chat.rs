@@ -559,3 +559,48 @@ async fn a_handshake_of_another_websocket_version_gets_426_naming_version_13() {
         assert!(head.starts_with("http/1.1 101"), "{path}: {head}");
     }
 }
+
+/// A masked client frame.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [7u8, 1, 9, 3];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// Reads server frames until the close frame and returns its code.
+fn close_code(stream: &mut std::net::TcpStream) -> u16 {
+    use std::io::Read;
+    loop {
+        let mut head = [0u8; 2];
+        stream.read_exact(&mut head).unwrap();
+        let len = usize::from(head[1] & 0x7f);
+        assert!(len < 126, "a short frame was expected");
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).unwrap();
+        if head[0] & 0x0f == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    for payload in [&b"ok \xff\xfe"[..], &b"surrogate \xed\xa0\x80"[..]] {
+        let payload = payload.to_vec();
+        let code = actix_web::rt::task::spawn_blocking(move || {
+            let (mut stream, head) = raw_handshake(port, "/ws/echo", "13", None);
+            assert!(head.starts_with("http/1.1 101"), "{head}");
+            stream.write_all(&client_frame(0x1, &payload)).unwrap();
+            close_code(&mut stream)
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, 1007);
+    }
+}
