@@ -254,6 +254,19 @@ struct Seen {
     failed: bool,
 }
 
+impl Seen {
+    /// The first message after resuming on B: the time since A's death, once.
+    fn recovered(&mut self, faults: &Faults) {
+        if self.recovery.is_none() {
+            self.recovery = faults
+                .killed_at
+                .lock()
+                .ok()
+                .and_then(|k| k.map(|k| k.elapsed()));
+        }
+    }
+}
+
 /// One client: reads to the end marker; on A's death, resumes on B from its last seq. A
 /// sender also sends at `interval`, and re-sends its unacknowledged messages after a
 /// reconnect.
@@ -303,12 +316,8 @@ async fn client(
             faults.joined.fetch_add(1, Ordering::Relaxed);
         }
         let history = delivered(&joined);
-        if resumed && !history.is_empty() && seen.recovery.is_none() {
-            seen.recovery = faults
-                .killed_at
-                .lock()
-                .ok()
-                .and_then(|k| k.map(|k| k.elapsed()));
+        if resumed && !history.is_empty() {
+            seen.recovered(&faults);
         }
         seen.seqs.extend(history);
         if joined.contains(&format!(r#""body":"{END}""#)) {
@@ -375,12 +384,8 @@ async fn client(
                     continue;
                 }
             }
-            if resumed && !seqs.is_empty() && seen.recovery.is_none() {
-                seen.recovery = faults
-                    .killed_at
-                    .lock()
-                    .ok()
-                    .and_then(|k| k.map(|k| k.elapsed()));
+            if resumed && !seqs.is_empty() {
+                seen.recovered(&faults);
             }
             seen.seqs.extend(seqs);
             if frame.contains(&format!(r#""body":"{END}""#)) {
