@@ -102,15 +102,10 @@ fn start_instance(
         .spawn()
         .with_context(|| format!("starting instance {name}"))?;
     let process = Process(child);
-    for _ in 0..400 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://").nth(1) {
-            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-            return Ok((process, addr));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    match super::listening_address(&log, Duration::from_secs(20)) {
+        Some(addr) => Ok((process, addr)),
+        None => anyhow::bail!("instance {name} did not start; see {}", log.display()),
     }
-    anyhow::bail!("instance {name} did not start; see {}", log.display())
 }
 
 /// A fresh database on the server of `admin_url`; dropped by [`drop_database`].
@@ -246,6 +241,24 @@ async fn wait_for_a(faults: &Faults) -> bool {
     true
 }
 
+/// After a connection broke: once the run confirms A is dead, points the client at B with
+/// the last seq it has. `false` when the broken connection was B's (only A may die) or A was
+/// never killed.
+async fn move_to_b(
+    here: &mut String,
+    b: &str,
+    since: &mut Option<i64>,
+    seen: &Seen,
+    faults: &Faults,
+) -> bool {
+    if here == b || !wait_for_a(faults).await {
+        return false;
+    }
+    b.clone_into(here);
+    *since = Some(seen.seqs.last().copied().unwrap_or(0));
+    true
+}
+
 /// What one client saw.
 struct Seen {
     seqs: Vec<i64>,
@@ -296,20 +309,14 @@ async fn client(
     'connection: loop {
         let (mut ws, joined) = match open(&here, &token, since).await {
             Ok(open) => open,
-            Err(_) if here != b => {
-                // A died before this client was in: it goes to B like the others.
-                if !wait_for_a(&faults).await {
+            // A died before this client was in: it goes to B like the others.
+            Err(_) => {
+                if !move_to_b(&mut here, &b, &mut since, &seen, &faults).await {
                     seen.failed = true;
                     return seen;
                 }
-                here = b.clone();
-                since = Some(seen.seqs.last().copied().unwrap_or(0));
                 resumed = true;
                 continue 'connection;
-            }
-            Err(_) => {
-                seen.failed = true;
-                return seen;
             }
         };
         if since.is_none() && !resumed {
@@ -357,16 +364,10 @@ async fn client(
             };
             let Some(frame) = frame else {
                 // Gone: only A may die. Resume on B from the last seq seen.
-                if here == b {
+                if !move_to_b(&mut here, &b, &mut since, &seen, &faults).await {
                     seen.failed = true;
                     return seen;
                 }
-                if !wait_for_a(&faults).await {
-                    seen.failed = true;
-                    return seen;
-                }
-                here = b.clone();
-                since = Some(seen.seqs.last().copied().unwrap_or(0));
                 resumed = true;
                 continue 'connection;
             };
@@ -460,7 +461,8 @@ async fn deploy_and_run(config: &Config, database_url: &str) -> anyhow::Result<V
     );
     drop(redis);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    redis = start_redis(redis_port)?;
+    // Off the client runtime: it waits (blocking) for the port while clients keep reading.
+    redis = tokio::task::spawn_blocking(move || start_redis(redis_port)).await??;
     tokio::time::sleep(third.saturating_sub(Duration::from_secs(1))).await;
     eprintln!("  ws-failover: killing instance A (SIGKILL)");
     let _ = a.0.kill();

@@ -231,15 +231,24 @@ fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnSe
         _dir: dir,
         pid,
     };
-    for _ in 0..200 {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+    match listening_address(&log, Duration::from_secs(10)) {
+        Some(addr) => Ok((server, addr)),
+        None => anyhow::bail!("the server did not start; see its log"),
+    }
+}
+
+/// The `host:port` a server started by the bench logs once it listens, waiting up to `wait`
+/// (a blocking wait: call it before the load starts, or off the client runtime).
+pub(crate) fn listening_address(log: &std::path::Path, wait: Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(rest) = text.split("listening on http://").nth(1) {
-            let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-            return Ok((server, addr));
+            return Some(rest.chars().take_while(|c| !c.is_whitespace()).collect());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    anyhow::bail!("the server did not start; see its log")
+    None
 }
 
 async fn token(addr: &str, email: &str, password: &str) -> anyhow::Result<String> {
