@@ -74,8 +74,14 @@ pub struct ServeArgs {
     pub refresh_token_ttl: u64,
 
     /// Largest request body accepted, in bytes (larger is 413).
-    #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Responses smaller than this many bytes are never compressed; larger JSON, HTML,
+    /// JavaScript, CSS, SVG, XML and plain text are sent gzip, brotli or zstd encoded when
+    /// the client accepts it.
+    #[arg(long, env = "SWITCHBOARD_COMPRESS_MIN_BYTES", default_value_t = 1024)]
+    pub compress_min_bytes: usize,
 
     /// Where `switchboard bench` wrote its results; the /lab page shows `latest.json`.
     #[arg(long, env = "SWITCHBOARD_LAB_RESULTS", default_value = "bench-results")]
@@ -203,6 +209,15 @@ pub struct GraphqlArgs {
     /// Whether the schema can be introspected (GraphiQL's docs need it).
     #[arg(long, env = "SWITCHBOARD_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
+
+    /// Milliseconds a graphql-transport-ws client has to send `connection_init` before the
+    /// socket closes with 4408.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_GRAPHQL_INIT_TIMEOUT_MS",
+        default_value_t = 3_000
+    )]
+    pub graphql_init_timeout_ms: u64,
 }
 
 /// WebSocket limits, per connection. The defaults suit people chatting; tests shorten the

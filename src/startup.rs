@@ -12,7 +12,6 @@ use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context;
 use rand::distr::{Alphanumeric, SampleString};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::config::ServeArgs;
@@ -20,11 +19,11 @@ use crate::db::{self, Backend, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
 use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
-use crate::http::openapi::ApiDoc;
+use crate::http::openapi;
 use crate::http::rate_limit::{self, RateLimits};
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
-use crate::http::{assets, security};
+use crate::http::{assets, compression, security};
 use crate::lab::runs::LabRuns;
 use crate::metrics::Metrics;
 use crate::realtime::bridge::{self, Bridge, Relay};
@@ -204,14 +203,16 @@ impl Application {
             );
         }
         let chat_settings = args.chat.settings();
-        let body = ApiDoc::openapi()
-            .to_json()
-            .context("rendering the OpenAPI document")?;
+        let body = openapi::document().context("rendering the OpenAPI document")?;
         let openapi = web::Data::new(OpenApiJson {
             etag: etag_of_bytes(body.as_bytes()),
             body,
         });
         let max_body = args.max_body_bytes;
+        let compress_min = compression::MinSize(args.compress_min_bytes);
+        let init_timeout = graphql::subscriptions::InitTimeout(std::time::Duration::from_millis(
+            args.graphql.graphql_init_timeout_ms,
+        ));
 
         let metrics = Arc::new(Metrics::new());
         let (bridge, link) = match args.redis.bridge() {
@@ -303,6 +304,9 @@ impl Application {
                 .wrap(middleware::from_fn(rate_limit::reset_header))
                 .wrap(security::cors(&cors_origins))
                 .wrap(security::headers(tls_on))
+                .wrap(middleware::from_fn(compression::select))
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(compression::finish))
                 .wrap(middleware::from_fn(request_context))
                 .app_data(limits_data.clone())
                 .app_data(lab_runs.clone())
@@ -316,6 +320,8 @@ impl Application {
                 .app_data(metrics_data.clone())
                 .app_data(schema.clone())
                 .app_data(BodyLimit(max_body))
+                .app_data(compress_min)
+                .app_data(init_timeout)
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .app_data(web::QueryConfig::default().error_handler(query_error))

@@ -1,13 +1,14 @@
 //! Chat input: room names (they appear in URLs, so a small URL-safe alphabet) and message
-//! bodies (plain text, bounded in bytes because that is what a frame and a row cost).
+//! bodies (plain text, bounded in characters like every other text field).
 
 use std::fmt;
 
 use crate::error::FieldError;
 
 pub const ROOM_NAME_MAX: usize = 64;
-/// Bodies are limited in bytes of UTF-8, the unit frames and storage are paid in.
-pub const MESSAGE_BODY_MAX_BYTES: usize = 4096;
+/// Bodies are limited in characters, as JSON Schema's `maxLength` counts them (at most
+/// 16 KiB of UTF-8, well inside a WebSocket frame).
+pub const MESSAGE_BODY_MAX_CHARS: usize = 4096;
 
 /// A room's name: trimmed, lower-cased, `[a-z0-9][a-z0-9_-]{0,63}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -111,7 +112,8 @@ impl ClientId {
     }
 }
 
-/// A chat message's text: trimmed, 1 to 4096 bytes, no control characters but newline and tab.
+/// A chat message's text: trimmed, 1 to 4096 characters, no control characters but newline
+/// and tab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody(String);
 
@@ -121,10 +123,10 @@ impl MessageBody {
         if value.is_empty() {
             return Err(FieldError::new(field, "must not be empty"));
         }
-        if value.len() > MESSAGE_BODY_MAX_BYTES {
+        if value.chars().count() > MESSAGE_BODY_MAX_CHARS {
             return Err(FieldError::new(
                 field,
-                format!("must be at most {MESSAGE_BODY_MAX_BYTES} bytes"),
+                format!("must be at most {MESSAGE_BODY_MAX_CHARS} characters"),
             ));
         }
         if value
@@ -185,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn bodies_are_bounded_in_bytes_and_free_of_control_characters() {
+    fn bodies_are_bounded_in_characters_and_free_of_control_characters() {
         assert_eq!(
             MessageBody::parse("body", "  hi \n").unwrap().as_str(),
             "hi"
@@ -193,7 +195,7 @@ mod tests {
         assert!(MessageBody::parse("body", "line one\nline\ttwo").is_ok());
         assert!(MessageBody::parse("body", " \n ").is_err());
         assert!(MessageBody::parse("body", "bell\u{7}").is_err());
-        assert!(MessageBody::parse("body", &"é".repeat(2048)).is_ok());
-        assert!(MessageBody::parse("body", &"é".repeat(2049)).is_err());
+        assert!(MessageBody::parse("body", &"é".repeat(4096)).is_ok());
+        assert!(MessageBody::parse("body", &"é".repeat(4097)).is_err());
     }
 }

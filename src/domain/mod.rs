@@ -4,6 +4,7 @@
 mod chat;
 mod email;
 mod fields;
+mod integer;
 pub mod merge_patch;
 mod order_status;
 mod paging;
@@ -13,10 +14,12 @@ mod sku;
 mod text;
 
 pub use chat::{
-    ClientId, MessageBody, RoomName, Visibility, CLIENT_ID_MAX, MESSAGE_BODY_MAX_BYTES,
+    ClientId, MessageBody, RoomName, Visibility, CLIENT_ID_MAX, MESSAGE_BODY_MAX_CHARS,
+    ROOM_NAME_MAX,
 };
 pub use email::Email;
 pub use fields::Fields;
+pub use integer::integer;
 pub use order_status::OrderStatus;
 pub use paging::{PageRequest, Sort, SortKey, Window};
 pub use role::Role;

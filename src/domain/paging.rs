@@ -84,7 +84,8 @@ pub struct SortKey {
     pub descending: bool,
 }
 
-/// `?sort=price_cents,-created_at`: comma-separated fields, `-` for descending.
+/// `?sort=price_cents,-created_at`: comma-separated fields, `-` for descending; a field
+/// named again is ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sort(pub Vec<SortKey>);
 
@@ -108,8 +109,9 @@ impl Sort {
                     ),
                 ));
             };
+            // A repeat adds nothing: the first mention decides the direction.
             if keys.iter().any(|k| k.field == field) {
-                return Err(FieldError::new("sort", format!("{field} is listed twice")));
+                continue;
             }
             keys.push(SortKey { field, descending });
         }
@@ -173,7 +175,13 @@ mod tests {
             ]
         );
         assert!(Sort::parse(Some("password_hash"), &["id"]).is_err());
-        assert!(Sort::parse(Some("id,-id"), &["id"]).is_err());
+        assert_eq!(
+            Sort::parse(Some("id,-id"), &["id"]).unwrap().0,
+            vec![SortKey {
+                field: "id",
+                descending: false
+            }]
+        );
         assert!(Sort::parse(Some(""), &["id"]).is_err());
     }
 }

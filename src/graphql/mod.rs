@@ -10,7 +10,7 @@ mod mutation;
 mod query;
 mod rooms;
 mod subscription;
-mod subscriptions;
+pub mod subscriptions;
 mod types;
 
 use async_graphql::{Schema, SchemaBuilder};

@@ -10,13 +10,21 @@
 //! closes the socket with 4403 Forbidden; none means anonymous. To renew, the client sends
 //! a `ping` whose payload carries a fresh token the same way; the `pong` payload answers
 //! `{"expires_at": <unix seconds>}`, or `{"error": "..."}` (the old token then still holds).
+//!
+//! The engine leaves some of graphql-transport-ws's close codes to its host, so this actor
+//! keeps them: 4400 for a message that is not one of the protocol's, 4401 for `subscribe`
+//! before the connection was acknowledged, 4406 when the client offered neither
+//! sub-protocol, 4408 when no `connection_init` came in time, 4409 for an operation id
+//! already running (4429, a second `connection_init`, is the engine's).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_actors::ws::{self, CloseCode, CloseReason, WebsocketContext};
+use actix_web_actors::ws::{self, CloseCode, WebsocketContext};
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, ErrorExtensions};
 use futures_util::stream;
@@ -34,10 +42,30 @@ use crate::ws::lease::{check_renewal, Lease};
 
 /// Client messages waiting for the protocol engine; a client this far ahead is flooding.
 const INBOX: usize = 64;
-/// graphql-transport-ws: a bad token in `connection_init`.
-const FORBIDDEN: u16 = 4403;
-/// graphql-transport-ws: a message the protocol does not allow (binary frames).
+/// graphql-transport-ws's close codes (the protocol's "Invalid message" and so on).
 const BAD_REQUEST: u16 = 4400;
+const UNAUTHORIZED: u16 = 4401;
+const FORBIDDEN: u16 = 4403;
+const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+const INIT_TIMEOUT: u16 = 4408;
+const SUBSCRIBER_EXISTS: u16 = 4409;
+
+/// How long a graphql-transport-ws client may take to send `connection_init`
+/// (`--graphql-init-timeout-ms`).
+#[derive(Debug, Clone, Copy)]
+pub struct InitTimeout(pub Duration);
+
+/// What this actor reads of each protocol message: its type and operation id.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+fn envelope(bytes: &[u8]) -> Option<Envelope> {
+    serde_json::from_slice(bytes).ok()
+}
 
 fn token_of(payload: &serde_json::Value) -> Option<String> {
     let header = ["Authorization", "authorization"]
@@ -65,7 +93,13 @@ struct Renewed(AccessToken);
 pub struct SubscriptionSocket {
     id: SessionId,
     schema: AppSchema,
-    protocol: WebSocketProtocols,
+    /// `None` when the client offered neither sub-protocol: closed with 4406 at once.
+    protocol: Option<WebSocketProtocols>,
+    init_timeout: Duration,
+    /// `connection_init` arrived (graphql-transport-ws).
+    init_seen: bool,
+    /// Ids of the operations running, so a repeated id is refused (4409).
+    operations: HashSet<String>,
     db: Db,
     tokens: Arc<Tokens>,
     realtime: Realtime,
@@ -85,7 +119,7 @@ impl HasConnection for SubscriptionSocket {
 
 impl SubscriptionSocket {
     /// Feeds the engine; its answers come back as `WsMessage`s.
-    fn start_engine(&mut self, ctx: &mut WebsocketContext<Self>) {
+    fn start_engine(&mut self, protocol: WebSocketProtocols, ctx: &mut WebsocketContext<Self>) {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(INBOX);
         self.inbox = Some(tx);
         let inbox = stream::unfold(rx, |mut rx| async move {
@@ -141,23 +175,33 @@ impl SubscriptionSocket {
             };
             async move { Ok(answer) }
         };
-        WebSocket::new(self.schema.clone(), inbox, self.protocol)
+        let strict = protocol == WebSocketProtocols::GraphQLWS;
+        WebSocket::new(self.schema.clone(), inbox, protocol)
             .on_connection_init(on_init)
             .on_ping(on_ping)
             .into_actor(self)
-            .map(|message, act, ctx| match message {
-                WsMessage::Text(text) => ctx.text(text),
+            .map(move |message, act, ctx| match message {
+                WsMessage::Text(text) => {
+                    if strict {
+                        // An operation ends with `complete` or `error`; its id is free again.
+                        if let Some(Envelope { kind, id: Some(id) }) = envelope(text.as_bytes()) {
+                            if kind == "complete" || kind == "error" {
+                                act.operations.remove(&id);
+                            }
+                        }
+                    }
+                    ctx.text(text)
+                }
                 WsMessage::Close(code, why) => {
-                    let code = if code == 1002 && act.refused.load(Ordering::SeqCst) {
-                        FORBIDDEN
-                    } else {
-                        code
+                    let code = match code {
+                        1002 if act.refused.load(Ordering::SeqCst) => FORBIDDEN,
+                        // The engine's words for a message it could not read, and for
+                        // `subscribe` before the acknowledgement.
+                        1002 if strict => BAD_REQUEST,
+                        1011 if strict => UNAUTHORIZED,
+                        other => other,
                     };
-                    ctx.close(Some(CloseReason {
-                        code: CloseCode::Other(code),
-                        description: Some(why),
-                    }));
-                    ctx.stop();
+                    close(ctx, CloseCode::Other(code), &why);
                 }
             })
             .finish()
@@ -169,9 +213,27 @@ impl Actor for SubscriptionSocket {
     type Context = WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let Some(protocol) = self.protocol else {
+            return close(
+                ctx,
+                CloseCode::Other(SUBPROTOCOL_NOT_ACCEPTABLE),
+                "Subprotocol not acceptable",
+            );
+        };
         ctx.set_mailbox_capacity(self.conn.limits().queue);
         self.conn.start_heartbeat(ctx);
-        self.start_engine(ctx);
+        if protocol == WebSocketProtocols::GraphQLWS {
+            ctx.run_later(self.init_timeout, |act, ctx| {
+                if !act.init_seen {
+                    close(
+                        ctx,
+                        CloseCode::Other(INIT_TIMEOUT),
+                        "Connection initialisation timeout",
+                    );
+                }
+            });
+        }
+        self.start_engine(protocol, ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -224,6 +286,29 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SubscriptionSocke
                 )
             }
         };
+        if self.protocol == Some(WebSocketProtocols::GraphQLWS) {
+            let Some(Envelope { kind, id }) = envelope(&bytes) else {
+                return close(
+                    ctx,
+                    CloseCode::Other(BAD_REQUEST),
+                    "Invalid message received",
+                );
+            };
+            match (kind.as_str(), id) {
+                ("connection_init", _) => self.init_seen = true,
+                ("subscribe", Some(id)) if !self.operations.insert(id.clone()) => {
+                    return close(
+                        ctx,
+                        CloseCode::Other(SUBSCRIBER_EXISTS),
+                        &format!("Subscriber for {id} already exists"),
+                    );
+                }
+                ("complete", Some(id)) => {
+                    self.operations.remove(&id);
+                }
+                _ => {}
+            }
+        }
         let delivered = self
             .inbox
             .as_ref()
@@ -267,16 +352,17 @@ pub fn start(
             protocols
                 .split(',')
                 .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
-        })
-        .ok_or_else(|| {
-            actix_web::error::ErrorBadRequest(
-                "offer the graphql-transport-ws (or graphql-ws) sub-protocol",
-            )
-        })?;
+        });
+    let init_timeout = req
+        .app_data::<InitTimeout>()
+        .map_or(Duration::from_secs(3), |t| t.0);
     let socket = SubscriptionSocket {
         id: next_session_id(),
         schema: schema.get_ref().clone(),
         protocol,
+        init_timeout,
+        init_seen: false,
+        operations: HashSet::new(),
         db: db.get_ref().clone(),
         tokens,
         realtime,
@@ -285,6 +371,7 @@ pub fn start(
         inbox: None,
         refused: Arc::new(AtomicBool::new(false)),
     };
+    let payload = socket.conn.observe(payload);
     ws::WsResponseBuilder::new(socket, req, payload)
         .frame_size(limits.max_frame)
         .protocols(&ALL_WEBSOCKET_PROTOCOLS)

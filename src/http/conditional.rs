@@ -1,7 +1,9 @@
 //! Caching and conditional requests (RFC 9110 section 13, RFC 9111).
 //!
 //! The ETag is a hash of the exact JSON bytes sent, so it is strong by construction and
-//! changes whenever the representation does, including when it differs per viewer.
+//! changes whenever the representation does, including when it differs per viewer. A
+//! compressed copy carries the same tag with its coding appended (`http::compression`),
+//! and both compare equal here.
 //! `If-Match` is checked by the service inside its write transaction (see
 //! `services::Precondition`), so nothing can slip in between the check and the write.
 
@@ -10,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::compression::comparable_tag;
 use crate::error::AppError;
 
 /// Seconds a shared cache may reuse a public representation before revalidating.
@@ -43,24 +46,78 @@ pub fn etag_of<T: Serialize>(value: &T) -> Result<String, AppError> {
     Ok(etag_of_bytes(&bytes))
 }
 
-fn header_list(req: &HttpRequest, name: header::HeaderName) -> Option<Vec<String>> {
+/// What a precondition header said: nothing, a list of tags (perhaps empty), or
+/// something that is not an RFC 9110 list of entity tags.
+enum TagList {
+    Absent,
+    Tags(Vec<String>),
+    Malformed(String),
+}
+
+/// `*` / `#entity-tag` (RFC 9110 13.1.1): tags are read whole, commas inside the quotes
+/// included, over every field line of `name`.
+fn tag_list(req: &HttpRequest, name: header::HeaderName) -> TagList {
     let mut found = false;
     let mut tags = Vec::new();
     for value in req.headers().get_all(name) {
         found = true;
-        if let Ok(text) = value.to_str() {
-            tags.extend(
-                text.split(',')
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty()),
-            );
+        let Ok(text) = value.to_str() else {
+            return TagList::Malformed(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        };
+        match parse_tags(text) {
+            Some(mut more) => tags.append(&mut more),
+            None => return TagList::Malformed(text.to_owned()),
         }
     }
-    found.then_some(tags)
+    if found {
+        TagList::Tags(tags)
+    } else {
+        TagList::Absent
+    }
 }
 
+/// Exactly the grammar the OpenAPI document states: empty, `*`, or entity tags separated
+/// by commas with optional spaces or tabs around them.
+fn parse_tags(text: &str) -> Option<Vec<String>> {
+    match text {
+        "" => return Some(Vec::new()),
+        "*" => return Some(vec!["*".to_owned()]),
+        _ => {}
+    }
+    let mut tags = Vec::new();
+    let mut rest = text;
+    loop {
+        let weak = usize::from(rest.starts_with("W/")) * 2;
+        let close = rest[weak..].strip_prefix('"')?.find('"')?;
+        let end = weak + 1 + close + 1;
+        let tag = &rest[..end];
+        if !is_entity_tag(tag) {
+            return None;
+        }
+        tags.push(tag.to_owned());
+        let after = rest[end..].trim_start_matches([' ', '\t']);
+        if after.is_empty() {
+            return Some(tags);
+        }
+        rest = after.strip_prefix(',')?.trim_start_matches([' ', '\t']);
+    }
+}
+
+fn header_list(req: &HttpRequest, name: header::HeaderName) -> Option<Vec<String>> {
+    match tag_list(req, name) {
+        TagList::Tags(tags) => Some(tags),
+        // A malformed If-None-Match validates nothing: answer in full.
+        TagList::Absent | TagList::Malformed(_) => None,
+    }
+}
+
+/// Weak comparison (RFC 9110 8.8.3.2), of tags as [`comparable_tag`] gives them: a tag
+/// for a compressed copy validates the resource.
 fn weak_match(candidates: &[String], etag: &str) -> bool {
-    let strip = |t: &str| t.strip_prefix("W/").unwrap_or(t).to_owned();
+    let strip = |t: &str| {
+        let t = comparable_tag(t);
+        t.strip_prefix("W/").unwrap_or(&t).to_owned()
+    };
     candidates
         .iter()
         .any(|c| c == "*" || strip(c) == strip(etag))
@@ -139,10 +196,17 @@ where
     V: Serialize,
     F: Fn(&E) -> V + Send + 'static,
 {
-    let expected = header_list(req, header::IF_MATCH);
+    let expected = tag_list(req, header::IF_MATCH);
     move |current: &E| {
-        let Some(candidates) = expected else {
-            return Ok(());
+        let candidates = match expected {
+            TagList::Absent => return Ok(()),
+            TagList::Tags(tags) => tags,
+            TagList::Malformed(text) => {
+                return Err(AppError::invalid(
+                    "If-Match",
+                    format!("{text:?} is not * nor a list of entity tags (\"…\" or W/\"…\", RFC 9110 8.8.3)"),
+                ))
+            }
         };
         if candidates.iter().any(|c| c == "*") {
             return Ok(());
@@ -151,13 +215,25 @@ where
         // Strong comparison: a weak validator never matches If-Match.
         if candidates
             .iter()
-            .any(|c| !c.starts_with("W/") && *c == etag)
+            .any(|c| !c.starts_with("W/") && comparable_tag(c) == etag)
         {
             Ok(())
         } else {
             Err(AppError::PreconditionFailed)
         }
     }
+}
+
+/// `"…"` or `W/"…"` with the visible ASCII RFC 9110 allows between the quotes (its
+/// obs-text, bytes over 0x7F, is refused like the document says).
+fn is_entity_tag(tag: &str) -> bool {
+    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+    opaque.len() >= 2
+        && opaque.starts_with('"')
+        && opaque.ends_with('"')
+        && opaque[1..opaque.len() - 1]
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
 }
 
 /// `201 Created` with `Location`, the new representation and its ETag.
@@ -179,6 +255,28 @@ mod tests {
         let a = etag_of_bytes(b"{\"a\":1}");
         assert!(a.starts_with('"') && a.ends_with('"'));
         assert_ne!(a, etag_of_bytes(b"{\"a\":2}"));
+    }
+
+    #[test]
+    fn tag_lists_are_read_whole_with_commas_inside_tags() {
+        assert_eq!(
+            parse_tags(r#"W/"a,b" ,	"c""#).unwrap(),
+            vec![r#"W/"a,b""#, r#""c""#]
+        );
+        assert_eq!(parse_tags("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_tags("*").unwrap(), vec!["*"]);
+        for bad in [
+            "null",
+            r#""open"#,
+            r#""a" "b""#,
+            r#"W/x"#,
+            "{}",
+            r#","a""#,
+            r#""a","#,
+            r#"*, "a""#,
+        ] {
+            assert!(parse_tags(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,10 +4,12 @@
 
 pub mod assets;
 pub mod auth;
+pub mod compression;
 pub mod conditional;
 pub mod json;
 pub mod listing;
 pub mod openapi;
+mod openapi_constraints;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routing;

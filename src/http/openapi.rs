@@ -45,6 +45,14 @@ use crate::rest::{health, v1};
 )]
 pub struct ApiDoc;
 
+/// The served document: utoipa's, with the validation rules utoipa's attributes cannot
+/// carry (`http::openapi_constraints`).
+pub fn document() -> anyhow::Result<String> {
+    let mut doc = serde_json::to_value(ApiDoc::openapi())?;
+    super::openapi_constraints::apply(&mut doc);
+    Ok(serde_json::to_string(&doc)?)
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {

@@ -7,8 +7,9 @@
 //!   budget that actually applies.
 //!
 //! Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
-//! `X-RateLimit-Reset` (seconds until the whole burst is available again); a refused one is
-//! a 429 problem with `Retry-After` (whole seconds, never 0).
+//! `X-RateLimit-Reset` (seconds until the whole burst is available again), and the same as
+//! the IETF draft's `RateLimit-Policy` and `RateLimit` fields; a refused one is a 429
+//! problem with `Retry-After` (whole seconds, never 0).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit
 const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 const X_RATELIMIT_AFTER: HeaderName = HeaderName::from_static("x-ratelimit-after");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// The routes guarded by the strict budget.
 pub fn is_credential_route(method: &Method, path: &str) -> bool {
@@ -261,28 +264,50 @@ impl RateLimits {
     }
 }
 
-/// Adds `X-RateLimit-Reset` to every response that carries the other two headers.
+/// The fields of draft-ietf-httpapi-ratelimit-headers (structured fields, RFC 9651):
+/// `RateLimit-Policy: "api";q=100;w=2` (a quota of 100 requests that refills within 2
+/// seconds) and `RateLimit: "api";r=42;t=1` (42 left, all back within a second).
+fn ietf_fields(policy: &str, quota: u64, window: u64, remaining: u64, reset: u64) -> [String; 2] {
+    [
+        format!("\"{policy}\";q={quota};w={window}"),
+        format!("\"{policy}\";r={remaining};t={reset}"),
+    ]
+}
+
+/// Completes the governor's headers on every response it limited: `X-RateLimit-Reset`
+/// and the IETF `RateLimit` and `RateLimit-Policy` fields, on 2xx and 429 alike.
 pub async fn reset_header(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let period = req
-        .app_data::<web::Data<RateLimits>>()
-        .map(|limits| limits.period_for(req.method(), req.path()));
+    let budget = req.app_data::<web::Data<RateLimits>>().map(|limits| {
+        let sign_in = is_credential_route(req.method(), req.path());
+        let period = limits.period_for(req.method(), req.path());
+        (if sign_in { "sign-in" } else { "api" }, period)
+    });
     let mut response = next.call(req).await?;
     let number = |name: &HeaderName| -> Option<u64> {
         response.headers().get(name)?.to_str().ok()?.parse().ok()
     };
-    if let (Some(period), Some(limit), Some(remaining)) = (
-        period,
+    if let (Some((policy, period)), Some(limit), Some(remaining)) = (
+        budget,
         number(&X_RATELIMIT_LIMIT),
         number(&X_RATELIMIT_REMAINING),
     ) {
         let missing = u32::try_from(limit.saturating_sub(remaining)).unwrap_or(u32::MAX);
         let reset = (period * missing).as_secs_f64().ceil() as u64;
-        response
-            .headers_mut()
-            .insert(X_RATELIMIT_RESET, HeaderValue::from(reset));
+        let window = (period * u32::try_from(limit).unwrap_or(u32::MAX))
+            .as_secs_f64()
+            .ceil()
+            .max(1.0) as u64;
+        let [policy_field, state_field] = ietf_fields(policy, limit, window, remaining, reset);
+        let headers = response.headers_mut();
+        headers.insert(X_RATELIMIT_RESET, HeaderValue::from(reset));
+        for (name, value) in [(RATELIMIT_POLICY, policy_field), (RATELIMIT, state_field)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
     }
     Ok(response)
 }

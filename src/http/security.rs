@@ -29,7 +29,7 @@ pub fn headers(tls: bool) -> DefaultHeaders {
 }
 
 /// Headers a browser app on another origin may read from our responses.
-const EXPOSED: [&str; 10] = [
+const EXPOSED: [&str; 12] = [
     "etag",
     "link",
     "location",
@@ -38,6 +38,8 @@ const EXPOSED: [&str; 10] = [
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
+    "ratelimit",
+    "ratelimit-policy",
     "retry-after",
     "www-authenticate",
 ];

@@ -25,9 +25,11 @@ pub const MAX_QUANTITY: i32 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct OrderLineInput {
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::integer")]
     pub product_id: i32,
     /// 1 to 10000.
     #[schema(example = 2)]
+    #[serde(deserialize_with = "crate::domain::integer")]
     pub quantity: i32,
 }
 

@@ -36,9 +36,11 @@ pub struct ProductInput {
     pub description: String,
     /// Price in cents, 0 to 10^12.
     #[schema(example = 24900)]
+    #[serde(deserialize_with = "crate::domain::integer")]
     pub price_cents: i64,
     /// Units in stock, 0 to 10^9.
     #[schema(example = 12)]
+    #[serde(deserialize_with = "crate::domain::integer")]
     pub stock: i32,
 }
 
@@ -128,14 +130,7 @@ impl ProductFilter {
         };
         let min_price = price("min_price", min_price);
         let max_price = price("max_price", max_price);
-        if let (Some(lo), Some(hi)) = (min_price, max_price) {
-            if lo > hi {
-                errors.push(FieldError::new(
-                    "min_price",
-                    "must not be greater than max_price",
-                ));
-            }
-        }
+        // A range with min_price above max_price is empty, and so is the answer.
         let in_stock = match in_stock {
             None => None,
             Some("true") | Some("1") => Some(true),

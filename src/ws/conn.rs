@@ -10,6 +10,7 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web_actors::ws::{self, CloseCode, CloseReason, ProtocolError, WebsocketContext};
 use bytestring::ByteString;
 
+use super::frames::{Fault, Watch};
 use crate::config::WsArgs;
 use crate::realtime::Outbound;
 
@@ -65,6 +66,7 @@ pub struct Connection {
     budget: Budget,
     strikes: u32,
     partial: Option<(bool, BytesMut)>,
+    watch: Watch,
 }
 
 /// Implemented by session actors so the shared heartbeat can reach their [`Connection`].
@@ -84,6 +86,18 @@ where
     }
 }
 
+/// A close frame's reason may take 123 bytes (a control frame carries 125, the code two):
+/// a longer one is cut at a character boundary, or the frame would be invalid.
+const MAX_CLOSE_REASON: usize = 123;
+
+fn close_reason(why: &str) -> String {
+    let mut end = why.len().min(MAX_CLOSE_REASON);
+    while !why.is_char_boundary(end) {
+        end -= 1;
+    }
+    why[..end].to_owned()
+}
+
 /// Closes with `code` and stops the actor (the close frame is flushed first).
 pub fn close<A>(ctx: &mut WebsocketContext<A>, code: CloseCode, why: &str)
 where
@@ -91,7 +105,7 @@ where
 {
     ctx.close(Some(CloseReason {
         code,
-        description: Some(why.to_owned()),
+        description: Some(close_reason(why)),
     }));
     ctx.stop();
 }
@@ -116,11 +130,18 @@ impl Connection {
             },
             strikes: 0,
             partial: None,
+            watch: Watch::default(),
         }
     }
 
     pub fn limits(&self) -> &WsLimits {
         &self.limits
+    }
+
+    /// The client's frames as this connection's codec should read them: through the
+    /// [`Watch`] that finds what the codec cannot judge (see `ws::frames`).
+    pub fn observe<S>(&self, payload: S) -> super::frames::Watched<S> {
+        self.watch.observe(payload, self.limits.max_frame)
     }
 
     /// Pings every `heartbeat`; stops the actor when the client has been silent too long.
@@ -148,19 +169,24 @@ impl Connection {
         self.last_heard = Instant::now();
         let msg = match msg {
             Ok(msg) => msg,
-            Err(ProtocolError::Overflow) => {
-                close(ctx, CloseCode::Size, "frame too large");
-                return None;
-            }
-            // actix-web-actors reports a text frame that is not UTF-8 only as an I/O error
-            // carrying the decoder's message; RFC 6455 wants 1007 for it, not 1002.
-            Err(ProtocolError::Io(err)) if err.to_string().contains("utf-8") => {
-                close(ctx, CloseCode::Invalid, "text is not UTF-8");
-                return None;
-            }
             Err(err) => {
+                let (code, why) = match (&err, self.watch.fault()) {
+                    (ProtocolError::Overflow, _) | (_, Some(Fault::TooLarge)) => {
+                        (CloseCode::Size, "frame too large")
+                    }
+                    // The codec calls both a bad close code and a bad close reason BadOpCode.
+                    (ProtocolError::BadOpCode, Some(Fault::CloseReasonNotUtf8)) => {
+                        (CloseCode::Invalid, "close reason is not UTF-8")
+                    }
+                    // actix-web-actors reports a text frame that is not UTF-8 only as an I/O
+                    // error carrying the decoder's message; RFC 6455 wants 1007 for it.
+                    (ProtocolError::Io(io), _) if io.to_string().contains("utf-8") => {
+                        (CloseCode::Invalid, "text is not UTF-8")
+                    }
+                    _ => (CloseCode::Protocol, "protocol error"),
+                };
                 tracing::debug!(error = %err, "websocket protocol error");
-                close(ctx, CloseCode::Protocol, "protocol error");
+                close(ctx, code, why);
                 return None;
             }
         };
@@ -251,5 +277,19 @@ impl Connection {
         } else {
             Err(Refusal::Warn)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame_and_stay_utf8() {
+        assert_eq!(close_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(&long);
+        assert!(cut.len() <= MAX_CLOSE_REASON && cut.len() >= MAX_CLOSE_REASON - 1);
+        assert!(long.starts_with(&cut));
     }
 }

@@ -6,6 +6,7 @@
 pub mod conn;
 pub mod echo;
 pub mod events;
+pub mod frames;
 pub mod lease;
 pub mod session;
 
@@ -21,7 +22,7 @@ use crate::services::auth::Tokens;
 use crate::services::events::UserRef;
 use crate::services::{users, Actor as Caller};
 use conn::WsLimits;
-use echo::EchoSession;
+use echo::{EchoSession, Reply};
 use events::EventsSession;
 use lease::Lease;
 use session::ChatSession;
@@ -114,9 +115,10 @@ fn start<A>(
     limits: &WsLimits,
 ) -> Result<HttpResponse, AppError>
 where
-    A: actix::Actor<Context = ws::WebsocketContext<A>>
-        + actix::StreamHandler<Result<ws::Message, ws::ProtocolError>>,
+    A: conn::HasConnection + actix::StreamHandler<Result<ws::Message, ws::ProtocolError>>,
 {
+    let mut actor = actor;
+    let stream = actor.connection().observe(stream);
     ws::WsResponseBuilder::new(actor, req, stream)
         .frame_size(limits.max_frame)
         .protocols(&[BEARER_PROTOCOL])
@@ -131,13 +133,29 @@ pub async fn echo(
     rt: web::Data<Realtime>,
     limits: web::Data<WsLimits>,
 ) -> Result<HttpResponse, AppError> {
+    start_echo(req, stream, rt, limits, Reply::Friendly)
+}
+
+/// `GET /ws/echo/raw`
+pub async fn echo_raw(
+    req: HttpRequest,
+    stream: web::Payload,
+    rt: web::Data<Realtime>,
+    limits: web::Data<WsLimits>,
+) -> Result<HttpResponse, AppError> {
+    start_echo(req, stream, rt, limits, Reply::Exact)
+}
+
+fn start_echo(
+    req: HttpRequest,
+    stream: web::Payload,
+    rt: web::Data<Realtime>,
+    limits: web::Data<WsLimits>,
+    reply: Reply,
+) -> Result<HttpResponse, AppError> {
     require_upgrade(&req)?;
-    start(
-        EchoSession::new(rt.metrics.clone(), limits.get_ref().clone()),
-        &req,
-        stream,
-        &limits,
-    )
+    let session = EchoSession::new(rt.metrics.clone(), limits.get_ref().clone(), reply);
+    start(session, &req, stream, &limits)
 }
 
 /// `GET /ws/chat`
@@ -182,6 +200,7 @@ pub async fn events(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(Endpoint::new("/ws/echo").get(echo).build())
+        .service(Endpoint::new("/ws/echo/raw").get(echo_raw).build())
         .service(Endpoint::new("/ws/chat").get(chat).build())
         .service(Endpoint::new("/ws/events").get(events).build());
 }

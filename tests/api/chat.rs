@@ -19,23 +19,30 @@ async fn chat_user(app: &TestApp, email: &str, name: &str) -> (i64, WsClient) {
     (id, app.chat(&token).await)
 }
 
+/// `/ws/echo` answers text with `You said: …`; `/ws/echo/raw` (Autobahn's peer, in e2e.rs)
+/// sends it back exactly. Both return binary as it came.
 #[actix_web::test]
-async fn echo_answers_text_with_you_said_and_binary_with_the_same_bytes() {
+async fn echo_answers_text_with_you_said_and_raw_echo_exactly_and_binary_with_the_same_bytes() {
     let app = spawn_app().await;
-    let Connect::Open(mut ws, _) = app.ws_connect("/ws/echo", &[]).await else {
-        panic!("echo refused")
-    };
-    ws.send_text("hello").await;
-    match ws.next().await {
-        Received::Text(text) => assert_eq!(text, "You said: hello"),
-        other => panic!("unexpected {other:?}"),
+    for (path, answer) in [
+        ("/ws/echo", "You said: hello, κόσμε"),
+        ("/ws/echo/raw", "hello, κόσμε"),
+    ] {
+        let Connect::Open(mut ws, _) = app.ws_connect(path, &[]).await else {
+            panic!("{path} refused")
+        };
+        ws.send_text("hello, κόσμε").await;
+        match ws.next().await {
+            Received::Text(text) => assert_eq!(text, answer),
+            other => panic!("unexpected {other:?}"),
+        }
+        ws.send_binary(&[0, 1, 2, 255]).await;
+        match ws.next().await {
+            Received::Binary(bytes) => assert_eq!(bytes, vec![0, 1, 2, 255]),
+            other => panic!("unexpected {other:?}"),
+        }
+        ws.close().await;
     }
-    ws.send_binary(&[0, 1, 2, 255]).await;
-    match ws.next().await {
-        Received::Binary(bytes) => assert_eq!(bytes, vec![0, 1, 2, 255]),
-        other => panic!("unexpected {other:?}"),
-    }
-    ws.close().await;
 }
 
 #[actix_web::test]
@@ -603,4 +610,55 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
         .unwrap();
         assert_eq!(code, 1007);
     }
+}
+
+/// RFC 6455 sections 7.4 and 8.1: a close frame whose reason is not UTF-8 is 1007, one with
+/// a code no endpoint may send is 1002; both are told apart although actix's codec reports
+/// them alike.
+#[actix_web::test]
+async fn a_close_frame_is_judged_by_its_reason_and_its_code() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    for (payload, expected) in [
+        (&b"\x03\xe8bad \xff reason"[..], 1007),
+        (
+            &b"\x03\xe8\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"[..],
+            1007,
+        ),
+        (&b"\x03\xed"[..], 1002), // 1005 is reserved: never sent on the wire
+        (&b"\x03\xe8fine"[..], 1000),
+    ] {
+        let frame = client_frame(0x8, payload);
+        let code = actix_web::rt::task::spawn_blocking(move || {
+            let (mut stream, head) = raw_handshake(port, "/ws/echo/raw", "13", None);
+            assert!(head.starts_with("http/1.1 101"), "{head}");
+            stream.write_all(&frame).unwrap();
+            close_code(&mut stream)
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, expected, "close payload {payload:?}");
+    }
+}
+
+/// A header declaring a payload over the limit closes with 1009 at once, before any of
+/// that payload is sent (the limit is 64 KiB; this one says 1 TiB).
+#[actix_web::test]
+async fn a_frame_declared_too_large_closes_with_1009_before_its_payload() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let code = actix_web::rt::task::spawn_blocking(move || {
+        let (mut stream, head) = raw_handshake(port, "/ws/echo", "13", None);
+        assert!(head.starts_with("http/1.1 101"), "{head}");
+        let mut frame = vec![0x82, 0x80 | 127];
+        frame.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        frame.extend_from_slice(&[1, 2, 3, 4, 0, 0, 0, 0]);
+        stream.write_all(&frame).unwrap();
+        close_code(&mut stream)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1009);
 }

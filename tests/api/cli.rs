@@ -213,3 +213,19 @@ async fn serve_logs_where_it_listens_answers_and_on_sigterm_says_going_away_and_
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// libpq and OpenSSL are built into the binary (pq-sys and openssl-sys, vendored), so it
+/// starts on a machine without PostgreSQL's client library: `ldd` lists neither, and the
+/// binary still speaks to PostgreSQL (the `*_postgres` tests use the same build).
+#[test]
+fn the_binary_needs_no_system_libpq_or_openssl() {
+    let out = Command::new("ldd").arg(BIN).output().expect("ldd runs");
+    let libraries = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ldd failed: {libraries}");
+    for forbidden in ["libpq", "libssl", "libcrypto"] {
+        assert!(
+            !libraries.contains(forbidden),
+            "the binary links {forbidden} dynamically:\n{libraries}"
+        );
+    }
+}

@@ -40,21 +40,52 @@ fn missing(package: &str, browser: Option<&Path>) -> Option<String> {
     Some(why)
 }
 
-/// Runs `node tests/e2e/<script>` off the async workers (the server keeps serving).
-async fn node(script: &str, env: Vec<(&'static str, String)>) {
-    let path = e2e_dir().join(script);
-    let output = actix_web::rt::task::spawn_blocking(move || {
-        Command::new("node").arg(path).envs(env).output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let log = format!(
+/// `true` (after a note) when `probe` does not run successfully: the tool it stands for is
+/// not installed. With `TEST_E2E_REQUIRED` that is a failure instead.
+fn lacks(probe: &mut Command, install: &str) -> bool {
+    if probe.output().is_ok_and(|o| o.status.success()) {
+        return false;
+    }
+    let why = format!("needs {install}");
+    assert!(std::env::var_os("TEST_E2E_REQUIRED").is_none(), "{why}");
+    eprintln!("note: skipped: {why}");
+    true
+}
+
+/// A probe for a Python module.
+fn python_module(module: &str) -> Command {
+    let mut probe = Command::new("python3");
+    probe.args(["-c", &format!("import {module}")]);
+    probe
+}
+
+/// Runs `command` off the async workers (the server keeps serving) and collects its output.
+async fn run(mut command: Command) -> std::process::Output {
+    let program = format!("{:?}", command.get_program());
+    actix_web::rt::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"))
+}
+
+fn log_of(output: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `node tests/e2e/<script>` off the async workers (the server keeps serving).
+async fn node(script: &str, env: Vec<(&'static str, String)>) {
+    let mut command = Command::new("node");
+    command.arg(e2e_dir().join(script)).envs(env);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}",
+        log_of(&output)
     );
-    assert!(output.status.success(), "{script} failed:\n{log}");
 }
 
 #[actix_web::test]
@@ -132,15 +163,16 @@ async fn graphql_passes_every_must_of_the_graphql_over_http_audits() {
 }
 
 /// Schemathesis fuzzes every operation of the OpenAPI document (examples, boundary values,
-/// random and stateful sequences) as an admin. Every check but "schema-valid data must be
-/// accepted" runs: our validation is deliberately stricter than JSON Schema can say (trimmed
-/// text, no control characters, real email addresses), so that one would only report that.
+/// random and stateful sequences) as an admin, with every check: no server error, answers
+/// as documented, schema-valid requests accepted and invalid ones refused. The few answers
+/// that depend on state (a stale If-Match, an unknown product) are declared per operation
+/// in tests/e2e/schemathesis.toml.
 #[actix_web::test]
 async fn schemathesis_finds_no_server_error_and_no_response_outside_the_schema() {
-    if Command::new("st").arg("--version").output().is_err() {
-        let why = "needs schemathesis (`pip install schemathesis`)";
-        assert!(std::env::var_os("TEST_E2E_REQUIRED").is_none(), "{why}");
-        eprintln!("note: skipped: {why}");
+    if lacks(
+        Command::new("st").arg("--version"),
+        "schemathesis (`pip install schemathesis`)",
+    ) {
         return;
     }
     let app = spawn_app().await;
@@ -148,11 +180,9 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_schema()
     let schema = format!("{}/api/v1/openapi.json", app.address);
     let output = actix_web::rt::task::spawn_blocking(move || {
         Command::new("st")
-            .args(["run", &schema, "--no-color", "--checks", "all"])
-            .args(["--exclude-checks", "positive_data_acceptance"])
-            // Not the stateful phase: its link inference misreads `Location: /api/v1/rooms/{name}`
-            // (schemathesis 4.32 reports "Invalid OpenAPI Links Definition" for it).
-            .args(["--phases", "examples,coverage,fuzzing"])
+            .arg("--config-file")
+            .arg(e2e_dir().join("schemathesis.toml"))
+            .args(["--no-color", "run", &schema, "--checks", "all"])
             .args(["--max-examples", "30", "--seed", "1"])
             // A live lab run is seconds of load by design; its bounds are tested in lab.rs.
             .args(["--exclude-path", "/api/v1/lab/runs"])
@@ -177,13 +207,10 @@ async fn the_openapi_document_passes_openapi_spec_validator() {
 from openapi_spec_validator import validate\n\
 validate(json.load(sys.stdin))\n\
 print('valid')";
-    let probe = Command::new("python3")
-        .args(["-c", "import openapi_spec_validator"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        let why = "needs openapi-spec-validator (`pip install openapi-spec-validator`)";
-        assert!(std::env::var_os("TEST_E2E_REQUIRED").is_none(), "{why}");
-        eprintln!("note: skipped: {why}");
+    if lacks(
+        &mut python_module("openapi_spec_validator"),
+        "openapi-spec-validator (`pip install openapi-spec-validator`)",
+    ) {
         return;
     }
     let app = spawn_app().await;
@@ -234,4 +261,119 @@ async fn the_pages_renew_their_sockets_tokens_in_chromium() {
         ],
     )
     .await;
+}
+
+/// Autobahn|Testsuite's cases (kosoku, PyPI, which ships Autobahn's own case files) against
+/// the exact echo: framing, pings, fragmentation, UTF-8 (6.x) and closing (7.x). Every case
+/// must be OK, NON-STRICT or INFORMATIONAL; permessage-deflate (12.x, 13.x) is not offered,
+/// so those are UNIMPLEMENTED. The performance cases (9.x) are the bench's business.
+#[actix_web::test]
+async fn autobahn_testsuite_finds_no_failure_in_the_raw_echo() {
+    if lacks(
+        &mut python_module("kosoku"),
+        "kosoku (`pip install kosoku`)",
+    ) {
+        return;
+    }
+    let app = spawn_app().await;
+    let url = format!("{}/ws/echo/raw", app.address.replacen("http", "ws", 1));
+    let reports = tempfile::tempdir().unwrap();
+    let mut command = Command::new("kosoku");
+    command
+        .arg(&url)
+        .args(["--exclude", "9.*", "--parallelism", "4", "--outdir"])
+        .arg(reports.path());
+    let output = run(command).await;
+    let index = std::fs::read(reports.path().join("index.json"))
+        .unwrap_or_else(|e| panic!("kosoku wrote no report ({e}):\n{}", log_of(&output)));
+    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let cases = index
+        .as_object()
+        .and_then(|agents| agents.values().next())
+        .and_then(|cases| cases.as_object())
+        .expect("one agent's cases");
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
+    let mut failed = Vec::new();
+    for (id, case) in cases {
+        let behavior = case["behavior"].as_str().unwrap_or("?");
+        let close = case["behaviorClose"].as_str().unwrap_or("?");
+        *tally.entry(behavior.to_owned()).or_default() += 1;
+        let compression = id.starts_with("12.") || id.starts_with("13.");
+        let acceptable = |verdict: &str| {
+            matches!(verdict, "OK" | "NON-STRICT" | "INFORMATIONAL")
+                || (compression && verdict == "UNIMPLEMENTED")
+        };
+        if !acceptable(behavior) || !acceptable(close) {
+            failed.push(format!(
+                "{id}: {behavior} / {close} ({})",
+                case["remoteCloseCode"]
+            ));
+        }
+    }
+    eprintln!("autobahn verdicts: {tally:?}");
+    assert!(cases.len() > 250, "only {} cases ran", cases.len());
+    assert!(
+        failed.is_empty(),
+        "autobahn cases failed:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// The graphql-transport-ws close codes and a live subscription, as the reference client
+/// (`graphql-ws` on npm) sees them (tests/e2e/graphql-ws.mjs).
+#[actix_web::test]
+async fn the_graphql_ws_client_sees_every_close_code_of_the_protocol() {
+    if missing("graphql-ws", None).is_some() {
+        return;
+    }
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |args| {
+        args.graphql.graphql_init_timeout_ms = 300;
+    })
+    .await
+    .unwrap();
+    let (_, token) = app.admin().await;
+    let r = app
+        .post("/api/v1/rooms")
+        .bearer(&token)
+        .json(&serde_json::json!({"name": "graphql-ws"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201);
+    node(
+        "graphql-ws.mjs",
+        vec![
+            ("GRAPHQL_URL", format!("{}/graphql", app.address)),
+            ("TOKEN", token),
+            ("ROOM", "graphql-ws".to_owned()),
+        ],
+    )
+    .await;
+}
+
+/// RFC 6749's token endpoint and RFC 7009's revocation through an OAuth client library
+/// (Authlib's OAuth2Session): success, refresh, revoke, and every error parsed as
+/// `error` / `error_description` from `application/json` (tests/e2e/oauth_client.py).
+#[actix_web::test]
+async fn an_oauth_client_library_signs_in_refreshes_and_reads_every_error() {
+    if lacks(
+        &mut python_module("authlib, requests"),
+        "Authlib and requests (`pip install authlib requests`)",
+    ) {
+        return;
+    }
+    let app = spawn_app().await;
+    let email = "oauth-client@example.com";
+    app.user(email).await;
+    let mut command = Command::new("python3");
+    command
+        .arg(e2e_dir().join("oauth_client.py"))
+        .env("BASE_URL", &app.address)
+        .env("EMAIL", email)
+        .env("PASSWORD", PASSWORD);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "the OAuth client checks failed:\n{}",
+        log_of(&output)
+    );
 }

@@ -178,11 +178,19 @@ api_test!(connections_page_with_cursors_and_count_everything, |app| {
         .gql(None, "{ products(first: 101) { totalCount } }")
         .await;
     assert_eq!(code(&too_many), "BAD_USER_INPUT");
-    let bad_filter = app
+    // A price range that is empty finds nothing (as REST answers it).
+    let empty_range = app
         .gql(
             None,
             "{ products(filter: {minPrice: 5, maxPrice: 1}) { totalCount } }",
         )
+        .await;
+    assert_eq!(
+        empty_range["data"]["products"]["totalCount"], 0,
+        "{empty_range}"
+    );
+    let bad_filter = app
+        .gql(None, "{ products(filter: {minPrice: -1}) { totalCount } }")
         .await;
     assert_eq!(code(&bad_filter), "BAD_USER_INPUT");
     assert_eq!(

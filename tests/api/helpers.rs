@@ -208,7 +208,8 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
         blocking_threads: None,
         access_token_ttl: 900,
         refresh_token_ttl: 3600,
-        max_body_bytes: 64 * 1024,
+        max_body_bytes: 256 * 1024,
+        compress_min_bytes: 1024,
         shutdown_timeout: 1,
         lab_results: "bench-results".into(),
         database: DatabaseArgs {
@@ -244,6 +245,7 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
             graphql_max_depth: 12,
             graphql_max_complexity: 5_000,
             graphql_introspection: true,
+            graphql_init_timeout_ms: 3_000,
         },
         redis: RedisArgs {
             redis_url: None,

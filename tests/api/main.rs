@@ -6,6 +6,7 @@ mod auth;
 mod bench;
 mod chat;
 mod cli;
+mod compression;
 mod e2e;
 mod events;
 mod failover;

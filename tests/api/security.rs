@@ -109,6 +109,8 @@ async fn cors_answers_allowed_origins_only_and_exposes_what_apps_need() {
         "x-total-count",
         "location",
         "x-ratelimit-reset",
+        "ratelimit",
+        "ratelimit-policy",
         "x-request-id",
     ] {
         assert!(exposed.contains(name), "{name} not exposed: {exposed}");
@@ -147,12 +149,16 @@ async fn the_api_budget_counts_per_client_and_says_so_in_headers() {
             r.header("x-ratelimit-remaining").as_deref(),
             Some(remaining)
         );
-        assert!(
-            r.header("x-ratelimit-reset")
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-                <= 3
+        let reset: u64 = r.header("x-ratelimit-reset").unwrap().parse().unwrap();
+        assert!(reset <= 3);
+        // The same budget in the IETF fields (draft-ietf-httpapi-ratelimit-headers).
+        assert_eq!(
+            r.header("ratelimit-policy").as_deref(),
+            Some("\"api\";q=3;w=3")
+        );
+        assert_eq!(
+            r.header("ratelimit"),
+            Some(format!("\"api\";r={remaining};t={reset}"))
         );
     }
     let r = app.get("/api/v1/products").send().await;
@@ -162,6 +168,11 @@ async fn the_api_budget_counts_per_client_and_says_so_in_headers() {
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
     assert_eq!(r.header("x-ratelimit-remaining").as_deref(), Some("0"));
     assert_eq!(r.header("x-ratelimit-reset").as_deref(), Some("3"));
+    assert_eq!(r.header("ratelimit").as_deref(), Some("\"api\";r=0;t=3"));
+    assert_eq!(
+        r.header("ratelimit-policy").as_deref(),
+        Some("\"api\";q=3;w=3")
+    );
     // GraphQL shares the budget.
     let r = app
         .post("/graphql")
@@ -212,6 +223,11 @@ async fn sign_in_and_registration_have_a_strict_budget_of_their_own() {
         let r = app.login("nobody@example.com", "wrong password").await;
         assert_eq!(r.status, 400);
         assert_eq!(r.header("x-ratelimit-limit").as_deref(), Some("2"));
+        // One request a minute, two at once: the whole quota is back within two minutes.
+        assert_eq!(
+            r.header("ratelimit-policy").as_deref(),
+            Some("\"sign-in\";q=2;w=120")
+        );
     }
     let r = app.login("nobody@example.com", "wrong password").await;
     r.problem(429);
