@@ -164,7 +164,8 @@ impl AppError {
 }
 
 /// Database errors keep their meaning: a missing row is 404, a uniqueness or foreign-key
-/// clash is 409; everything else is a server fault.
+/// clash is 409, a connection that is gone is 503 (the database is unavailable, the request
+/// may be retried); everything else is a server fault.
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
@@ -189,6 +190,15 @@ impl From<diesel::result::Error> for AppError {
                 if info.message().starts_with("UNIQUE constraint failed") =>
             {
                 AppError::Conflict("a resource with the same unique value exists".to_owned())
+            }
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => {
+                AppError::Unavailable("the database is not reachable right now".to_owned())
+            }
+            // PostgreSQL ending the session (SQLSTATE 57P01, admin_shutdown, and its kin).
+            Error::DatabaseError(Kind::Unknown, ref info)
+                if info.message().starts_with("terminating connection") =>
+            {
+                AppError::Unavailable("the database is not reachable right now".to_owned())
             }
             other => AppError::Database(other),
         }

@@ -19,7 +19,6 @@ use crate::db::{self, Backend, ConnectionManager, Db, DbUrl};
 use crate::domain::Secret;
 use crate::http::conditional::{etag_of_bytes, fixed_body, PUBLIC_MAX_AGE};
 use crate::http::json::BodyLimit;
-use crate::http::openapi;
 use crate::http::rate_limit::{self, RateLimits};
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
@@ -34,7 +33,7 @@ use crate::realtime::{
     sockets::Sockets,
     Realtime,
 };
-use crate::rest::{health, v1};
+use crate::rest::{health, openapi, v1};
 use crate::services::auth::{Tokens, MIN_SECRET_BYTES};
 use crate::services::events::Events;
 use crate::ws::{self, conn::WsLimits};
@@ -278,7 +277,12 @@ impl Application {
         let metrics_data = web::Data::from(metrics);
         // A per-process secret: only this server's own live lab runs know it.
         let lab_key: Arc<str> = Alphanumeric.sample_string(&mut rand::rng(), 32).into();
-        let limits = RateLimits::new(&args.limits, tokens.clone().into_inner(), lab_key.clone())?;
+        let lab_runs_exempt = rate_limit::Exemption {
+            path_prefix: "/api/v1/lab/",
+            header: crate::lab::runs::LAB_RUN_HEADER,
+            secret: lab_key.clone(),
+        };
+        let limits = RateLimits::new(&args.limits, tokens.clone().into_inner(), lab_runs_exempt)?;
         let limits_data = web::Data::new(limits.clone());
         let purge = limits.clone();
         let prune = tokens.clone();
@@ -337,7 +341,8 @@ impl Application {
                         web::scope("")
                             .wrap(limits.credentials_middleware())
                             .service(Endpoint::new("/openapi.json").get(openapi_json).build())
-                            .configure(v1::configure),
+                            .configure(v1::configure)
+                            .configure(crate::lab::configure),
                     ),
                 )
                 .service(web::redirect("/docs", "/docs/"))

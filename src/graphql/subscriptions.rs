@@ -35,6 +35,7 @@ use super::types::Caller;
 use super::AppSchema;
 use crate::db::Db;
 use crate::error::{AppError, AuthFailure};
+use crate::http::bearer::Credentials;
 use crate::realtime::{next_session_id, Outbound, Realtime, SessionId};
 use crate::services::auth::{AccessToken, Tokens};
 use crate::ws::conn::{apply, close, Connection, HasConnection, Incoming, WsLimits};
@@ -72,10 +73,7 @@ fn token_of(payload: &serde_json::Value) -> Option<String> {
         .iter()
         .find_map(|k| payload.get(*k)?.as_str());
     if let Some(value) = header {
-        let (scheme, token) = value.trim().split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+        return Credentials::parse(value).bearer().map(str::to_owned);
     }
     payload.get("token")?.as_str().map(str::to_owned)
 }

@@ -6,6 +6,7 @@ use std::future::{ready, Ready};
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
+use super::bearer::Credentials;
 use crate::error::{AppError, AuthFailure};
 use crate::services::auth::Tokens;
 use crate::services::Actor;
@@ -26,16 +27,17 @@ fn authenticate(req: &HttpRequest) -> Result<Option<Actor>, AppError> {
     let value = value
         .to_str()
         .map_err(|_| invalid("the Authorization header is not readable"))?;
-    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let token = match Credentials::parse(value) {
+        Credentials::Bearer(token) => token,
         // Another scheme (Basic, say) is no bearer token at all: challenge for one.
-        return Err(AppError::Unauthenticated(AuthFailure::Missing));
-    }
+        Credentials::OtherScheme => return Err(AppError::Unauthenticated(AuthFailure::Missing)),
+        Credentials::Malformed(why) => return Err(invalid(why)),
+    };
     let tokens = req
         .app_data::<web::Data<Tokens>>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("token keys are not configured")))?;
     tokens
-        .verify_access(token.trim())
+        .verify_access(token)
         .map(Some)
         .map_err(|why| invalid(&why))
 }

@@ -1,15 +1,15 @@
 //! Cross-cutting HTTP: extractors (JSON bodies, bearer auth), conditional requests and
-//! caching, list responses, routing helpers (405/OPTIONS/HEAD), request ids and logging,
-//! and the OpenAPI document.
+//! caching, compression, rate limits, list responses, routing helpers (405/OPTIONS/HEAD),
+//! request ids and logging. It knows no resource: the OpenAPI document, which lists them
+//! all, is the REST transport's (`rest::openapi`).
 
 pub mod assets;
 pub mod auth;
+pub mod bearer;
 pub mod compression;
 pub mod conditional;
 pub mod json;
 pub mod listing;
-pub mod openapi;
-mod openapi_constraints;
 pub mod rate_limit;
 pub mod request_context;
 pub mod routing;

@@ -26,6 +26,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::{Condition, Next};
 use actix_web::{web, HttpResponse, HttpResponseBuilder};
 
+use super::bearer::Credentials;
 use crate::config::RateLimitArgs;
 use crate::error::{AppError, PROBLEM_JSON};
 use crate::services::auth::Tokens;
@@ -86,23 +87,31 @@ fn too_many(negative: &NotUntil<QuantaInstant>, mut response: HttpResponseBuilde
         .json(AppError::RateLimited(secs).to_problem())
 }
 
+/// Requests the server sends itself on purpose (the /lab page's live runs), which the API
+/// budget lets through: under `path_prefix`, carrying `header` with the `secret`.
+#[derive(Clone)]
+pub struct Exemption {
+    pub path_prefix: &'static str,
+    pub header: &'static str,
+    pub secret: Arc<str>,
+}
+
+impl Exemption {
+    fn covers(&self, req: &ServiceRequest) -> bool {
+        req.path().starts_with(self.path_prefix)
+            && req
+                .headers()
+                .get(self.header)
+                .is_some_and(|v| same_secret(v.as_bytes(), self.secret.as_bytes()))
+    }
+}
+
 /// The API budget's key: the token's user, else the address.
 #[derive(Clone)]
 pub struct ApiClient {
     tokens: Arc<Tokens>,
     trusted: Arc<[IpAddr]>,
-    /// The secret of the /lab page's live runs: the server loading itself on purpose.
-    lab_key: Arc<str>,
-}
-
-impl ApiClient {
-    fn is_lab_run(&self, req: &ServiceRequest) -> bool {
-        req.path().starts_with("/api/v1/lab/")
-            && req
-                .headers()
-                .get(crate::lab::runs::LAB_RUN_HEADER)
-                .is_some_and(|v| same_secret(v.as_bytes(), self.lab_key.as_bytes()))
-    }
+    exemption: Exemption,
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a guess matched.
@@ -120,16 +129,15 @@ impl KeyExtractor for ApiClient {
     type KeyExtractionError = AppError;
 
     fn extract(&self, req: &ServiceRequest) -> Result<Client, AppError> {
-        if is_credential_route(req.method(), req.path()) || self.is_lab_run(req) {
+        if is_credential_route(req.method(), req.path()) || self.exemption.covers(req) {
             return Ok(Client::Exempt);
         }
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .and_then(|(_, token)| self.tokens.verify_access(token.trim()).ok());
+            .and_then(|v| Credentials::parse(v).bearer())
+            .and_then(|token| self.tokens.verify_access(token).ok());
         if let Some(actor) = bearer {
             return Ok(Client::User(actor.user_id));
         }
@@ -203,7 +211,7 @@ impl RateLimits {
     pub fn new(
         args: &RateLimitArgs,
         tokens: Arc<Tokens>,
-        lab_key: Arc<str>,
+        exemption: Exemption,
     ) -> anyhow::Result<Self> {
         let trusted: Arc<[IpAddr]> = args.trusted_proxies.clone().into();
         let api_period = Duration::from_secs(1) / args.rate_limit.max(1);
@@ -212,7 +220,7 @@ impl RateLimits {
             .period(api_period)
             .burst_size(args.rate_limit_burst.max(1))
             .key_extractor(ApiClient {
-                lab_key,
+                exemption,
                 tokens,
                 trusted: trusted.clone(),
             })

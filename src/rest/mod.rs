@@ -3,4 +3,6 @@
 //! ETag, Link).
 
 pub mod health;
+pub mod openapi;
+mod openapi_constraints;
 pub mod v1;

@@ -16,6 +16,7 @@ use actix_web_actors::ws;
 
 use crate::db::Db;
 use crate::error::{AppError, AuthFailure};
+use crate::http::bearer::Credentials;
 use crate::http::routing::Endpoint;
 use crate::realtime::Realtime;
 use crate::services::auth::Tokens;
@@ -34,11 +35,9 @@ const BEARER_PROTOCOL: &str = "bearer";
 /// sub-protocol pair, or `?token=`, in that order.
 fn upgrade_token(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?.trim();
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+        return Credentials::parse(value.to_str().ok()?)
+            .bearer()
+            .map(str::to_owned);
     }
     if let Some(value) = req.headers().get(header::SEC_WEBSOCKET_PROTOCOL) {
         let offered: Vec<&str> = value.to_str().ok()?.split(',').map(str::trim).collect();

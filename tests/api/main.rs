@@ -13,6 +13,7 @@ mod failover;
 mod faults;
 mod graphql;
 mod lab;
+mod layers;
 mod ordering;
 mod products;
 mod resume;

@@ -12,7 +12,6 @@ use actix_web::web;
 use crate::http::routing::Endpoint;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(crate::lab::configure);
     cfg.service(Endpoint::new("/auth/token").post(auth::token).build())
         .service(Endpoint::new("/auth/revoke").post(auth::revoke).build())
         .service(

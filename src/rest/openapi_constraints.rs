@@ -182,8 +182,9 @@ fn patch_schema(input: &Value) -> Value {
 
 /// The refusals every operation with a body or an `If-Match` can give, documented where
 /// the handler's own annotations left them out: 400 (validation, a malformed header), 413
-/// (`--max-body-bytes`), 415 (a media type other than the documented one).
-fn document_refusals(operation: &mut Value) {
+/// (`--max-body-bytes`), 415 (a media type other than the documented one); and 429 on
+/// every operation under a rate limit (all of `/api/v1`).
+fn document_refusals(path: &str, operation: &mut Value) {
     let has_body = operation.get("requestBody").is_some();
     let has_if_match = operation["parameters"]
         .as_array()
@@ -208,6 +209,12 @@ fn document_refusals(operation: &mut Value) {
     if has_body {
         add("413", "Body larger than --max-body-bytes");
         add("415", "Unsupported media type");
+    }
+    if path.starts_with("/api/v1/") {
+        add(
+            "429",
+            "Over the rate limit: Retry-After, RateLimit and RateLimit-Policy say when to retry",
+        );
     }
 }
 
@@ -273,7 +280,7 @@ pub fn apply(doc: &mut Value) {
             continue;
         };
         for operation in item.values_mut() {
-            document_refusals(operation);
+            document_refusals(path, operation);
             let Some(list) = operation
                 .get_mut("parameters")
                 .and_then(Value::as_array_mut)

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::rest::{health, v1};
+use super::{health, v1};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,7 +46,7 @@ use crate::rest::{health, v1};
 pub struct ApiDoc;
 
 /// The served document: utoipa's, with the validation rules utoipa's attributes cannot
-/// carry (`http::openapi_constraints`).
+/// carry (`rest::openapi_constraints`).
 pub fn document() -> anyhow::Result<String> {
     let mut doc = serde_json::to_value(ApiDoc::openapi())?;
     super::openapi_constraints::apply(&mut doc);

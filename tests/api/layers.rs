@@ -1,0 +1,142 @@
+//! The layers point one way: transport (rest, graphql, ws, lab) → http → realtime →
+//! services → db → domain → error. Each top-level module of `src/` may use only the modules
+//! listed for it below; a `crate::` path to any other fails this test, naming the file and
+//! line. Entry points (main, lib, startup, bench) may use everything.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Module, and the modules it may use.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("error", &[]),
+    ("domain", &["error"]),
+    ("db", &["error", "domain"]),
+    ("services", &["error", "domain", "db"]),
+    // Pool gauges come from the database layer.
+    ("metrics", &["error", "db"]),
+    (
+        "realtime",
+        &["error", "domain", "db", "services", "metrics"],
+    ),
+    // Settings turn into the settings types of the layers they configure.
+    ("config", &["error", "domain", "services", "realtime"]),
+    ("telemetry", &["config"]),
+    ("tls", &["config"]),
+    (
+        "http",
+        &["error", "domain", "db", "services", "metrics", "config"],
+    ),
+    (
+        "ws",
+        &[
+            "error", "domain", "db", "services", "metrics", "config", "realtime", "http",
+        ],
+    ),
+    // Subscriptions use the socket plumbing every WebSocket shares (ws::conn, ws::lease).
+    (
+        "graphql",
+        &[
+            "error", "domain", "db", "services", "metrics", "config", "realtime", "http", "ws",
+        ],
+    ),
+    // The OpenAPI document lists the lab's operations too.
+    (
+        "rest",
+        &[
+            "error", "domain", "db", "services", "metrics", "config", "realtime", "http", "lab",
+        ],
+    ),
+    // Live runs drive the bench's load generator.
+    (
+        "lab",
+        &[
+            "error", "domain", "db", "services", "metrics", "config", "http", "bench",
+        ],
+    ),
+];
+
+const ENTRY_POINTS: &[&str] = &["main", "lib", "startup", "bench", "proptests"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level modules a line names through `crate::`, outside comments.
+fn crate_paths(line: &str) -> Vec<&str> {
+    let code = line.split("//").next().unwrap_or_default();
+    code.match_indices("crate::")
+        .map(|(at, _)| {
+            let rest = &code[at + "crate::".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+#[test]
+fn no_module_uses_a_layer_above_it() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let known: BTreeSet<&str> = ALLOWED
+        .iter()
+        .map(|(m, _)| *m)
+        .chain(ENTRY_POINTS.iter().copied())
+        .collect();
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let top = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        assert!(
+            known.contains(top.as_str()),
+            "src/{top} is in no layer: add it to ALLOWED in tests/api/layers.rs"
+        );
+        if ENTRY_POINTS.contains(&top.as_str()) {
+            continue;
+        }
+        let allowed = ALLOWED.iter().find(|(m, _)| *m == top).unwrap().1;
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for used in crate_paths(line) {
+                if used != top && !allowed.contains(&used) {
+                    wrong.push(format!(
+                        "src/{}:{}: {top} uses crate::{used}",
+                        relative.display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports against the layers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_scanner_sees_paths_in_code_and_not_in_comments() {
+    assert_eq!(
+        crate_paths("use crate::services::auth; // see crate::http"),
+        vec!["services"]
+    );
+    assert!(crate_paths("/// `crate::realtime` holds the core").is_empty());
+}
