@@ -1,7 +1,5 @@
 //! `/ws/echo`, `/ws/chat` and the rooms API, through real WebSocket connections.
 
-use std::time::Duration;
-
 use awc::ws::CloseCode;
 use serde_json::{json, Value};
 
@@ -135,7 +133,9 @@ async fn two_users_join_talk_and_leave_with_presence_and_acks() {
     let err = bob.expect("error").await;
     assert_eq!(err["code"], "NOT_A_MEMBER");
     assert_eq!(err["client_id"], "c-2");
-    ada.silent_for(Duration::from_millis(300)).await;
+    // Nothing of it reached Ada: her next frame is her own later message.
+    ada.say("general", "marker", "m-1").await;
+    ada.next_is("message", |m| m["body"] == "marker").await;
 }
 
 #[actix_web::test]
@@ -174,7 +174,11 @@ async fn every_member_receives_every_message_once_and_in_id_order() {
         sorted.dedup();
         assert_eq!(ids, sorted, "ids arrive increasing, no duplicates");
         orders.push(bodies(&got).join(","));
-        ws.silent_for(Duration::from_millis(100)).await;
+    }
+    // And nothing twice: once everyone has all ten, the next message anyone sees is a new one.
+    clients[1].say("crowd", "end", "end").await;
+    for ws in &mut clients {
+        ws.next_is("message", |m| m["body"] == "end").await;
     }
     assert!(
         orders.windows(2).all(|w| w[0] == w[1]),
@@ -196,8 +200,9 @@ async fn presence_counts_users_not_connections() {
     let joined = tab2.join("tabs").await;
     assert_eq!(joined["members"].as_array().unwrap().len(), 2, "{joined}");
     tab1.close().await;
-    // Ada is still there through her second tab: no presence change.
-    bob.silent_for(Duration::from_millis(300)).await;
+    // Ada is still there through her second tab: no presence change before her next word.
+    tab2.say("tabs", "still here", "t-1").await;
+    bob.next_is("message", |m| m["body"] == "still here").await;
     tab2.close().await;
     assert_eq!(bob.expect("presence").await["left"]["id"], ada_id);
 }

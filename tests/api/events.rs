@@ -1,7 +1,5 @@
 //! `/ws/events`: who is told what, the admin dashboard feed, and `/metrics`.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::api_test;
@@ -56,8 +54,18 @@ api_test!(
             order_id
         );
 
-        // Eve placed nothing and is no admin: she hears nothing at all.
-        eve_ws.silent_for(Duration::from_millis(500)).await;
+        // Eve placed nothing and is no admin: she heard nothing of Ada's order; the first
+        // thing she hears is her own.
+        let r = app
+            .post("/api/v1/orders")
+            .bearer(&eve)
+            .json(&json!({"items": [{"product_id": product, "quantity": 1}]}))
+            .send()
+            .await;
+        let eves = r.json()["id"].clone();
+        eve_ws
+            .next_is("order_created", |e| e["order"]["id"] == eves)
+            .await;
     }
 );
 
@@ -84,21 +92,37 @@ async fn admins_hear_of_registrations_and_get_a_metrics_frame_every_second() {
     let next = admin_ws.until("metrics").await;
     assert!(next["http"]["requests_total"].as_u64() >= metrics["http"]["requests_total"].as_u64());
 
-    // A plain user gets neither the dashboard nor other people's registrations.
-    user_ws.silent_for(Duration::from_millis(1500)).await;
+    // A plain user gets neither the dashboard nor other people's registrations: two metrics
+    // ticks and a registration later, the first frame they get is about their own order.
+    let product = app.product(&admin, "SKU-WATCH", 100, 5).await;
+    let r = app
+        .post("/api/v1/orders")
+        .bearer(&user)
+        .json(&json!({"items": [{"product_id": product, "quantity": 1}]}))
+        .send()
+        .await;
+    let own = r.json()["id"].clone();
+    user_ws
+        .next_is("order_created", |e| e["order"]["id"] == own)
+        .await;
 }
 
 #[actix_web::test]
 async fn members_away_from_chat_are_notified_of_new_messages_in_their_rooms() {
     let app = spawn_app().await;
     let (_, ada) = app.user("ada@example.com").await;
-    let (_, bob) = app.user("bob@example.com").await;
+    let (bob_id, bob) = app.user("bob@example.com").await;
     let (_, eve) = app.user("eve@example.com").await;
 
-    // Bob joins the room, then closes the chat: still a member, now away.
+    // Bob joins the room, then closes the chat: still a member, now away. Eve is away from
+    // a room of her own, whose messages are her markers.
     let mut bob_chat = app.chat(&bob).await;
     bob_chat.join("team").await;
+    bob_chat.join("bob-only").await;
     bob_chat.close().await;
+    let mut eve_chat = app.chat(&eve).await;
+    eve_chat.join("eve-only").await;
+    eve_chat.close().await;
     let (mut bob_events, _) = app.events(&bob).await;
     let (mut eve_events, _) = app.events(&eve).await;
 
@@ -110,27 +134,47 @@ async fn members_away_from_chat_are_notified_of_new_messages_in_their_rooms() {
     let notice = bob_events.until("chat_message").await;
     assert_eq!(notice["room"], "team");
     assert_eq!(notice["message"]["body"], "standup in 5");
-    // Eve never joined the room.
-    eve_events.silent_for(Duration::from_millis(300)).await;
+    // Eve never joined the room: her first notice is of her own room.
+    ada_chat.join("eve-only").await;
+    ada_chat.say("eve-only", "eve marker", "e1").await;
+    eve_events
+        .next_is("chat_message", |n| n["message"]["body"] == "eve marker")
+        .await;
 
     // Back in chat, Bob gets the message there and no notification.
     let mut bob_chat = app.chat(&bob).await;
     bob_chat.join("team").await;
     ada_chat.say("team", "starting", "c2").await;
     bob_chat.until("message").await;
-    bob_events.silent_for(Duration::from_millis(300)).await;
+    bob_chat.close().await;
+    // Away again once the room has seen him go: his next notice is of the next message.
+    loop {
+        let presence = ada_chat.until("presence").await;
+        if presence["left"]["id"] == bob_id {
+            break;
+        }
+    }
+    ada_chat.say("team", "while away", "c3").await;
+    bob_events
+        .next_is("chat_message", |n| n["message"]["body"] == "while away")
+        .await;
 
-    // After an explicit leave, Bob is no member and hears nothing.
+    // After an explicit leave (answered once the membership has ended), Bob is no member
+    // and hears nothing of the room: his next notice is from a room he is still in.
+    let mut bob_chat = app.chat(&bob).await;
+    bob_chat.join("team").await;
     bob_chat
         .send_json(json!({"type": "leave", "room": "team"}))
         .await;
     bob_chat.expect("left").await;
     bob_chat.close().await;
-    // The membership ends on the blocking pool; give it a moment before the next message.
-    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    ada_chat.say("team", "bye bob", "c3").await;
+    ada_chat.say("team", "bye bob", "c4").await;
     ada_chat.until("message").await;
-    bob_events.silent_for(Duration::from_millis(300)).await;
+    ada_chat.join("bob-only").await;
+    ada_chat.say("bob-only", "bob marker", "b1").await;
+    bob_events
+        .next_is("chat_message", |n| n["message"]["body"] == "bob marker")
+        .await;
 }
 
 #[actix_web::test]

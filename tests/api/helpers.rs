@@ -14,6 +14,26 @@ use switchboard::startup::Application;
 pub const PASSWORD: &str = "correct horse battery";
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// The claims of `token` (issued by a test server), changed by `edit` and signed again with
+/// the test servers' secret: a token as the server would have issued it at another time, so
+/// tests about expiry need not wait for the clock.
+pub fn resign(token: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let key = jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.set_issuer(&["switchboard"]);
+    let mut claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("a token of a test server")
+        .claims;
+    edit(&mut claims);
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -224,11 +224,16 @@ impl WsClient {
         }
     }
 
-    /// Asserts nothing (but control frames) arrives within `wait`.
-    pub async fn silent_for(&mut self, wait: Duration) {
-        if let Some(frame) = self.next_within(wait).await {
-            panic!("expected silence, got {frame:?}");
-        }
+    /// Asserts that the next frame is the marker: a frame of type `kind` that the test
+    /// caused after whatever must not arrive. Delivery to one socket is in order, so an
+    /// unwanted frame would have come first; no clock decides.
+    pub async fn next_is(&mut self, kind: &str, is_marker: impl Fn(&Value) -> bool) -> Value {
+        let frame = self.expect(kind).await;
+        assert!(
+            is_marker(&frame),
+            "expected the marker {kind} next, got {frame}"
+        );
+        frame
     }
 
     /// Joins `room` and returns the `joined` frame.
