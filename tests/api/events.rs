@@ -56,13 +56,7 @@ api_test!(
 
         // Eve placed nothing and is no admin: she heard nothing of Ada's order; the first
         // thing she hears is her own.
-        let r = app
-            .post("/api/v1/orders")
-            .bearer(&eve)
-            .json(&json!({"items": [{"product_id": product, "quantity": 1}]}))
-            .send()
-            .await;
-        let eves = r.json()["id"].clone();
+        let eves = app.order(&eve, product, 1).await;
         eve_ws
             .next_is("order_created", |e| e["order"]["id"] == eves)
             .await;
@@ -95,13 +89,7 @@ async fn admins_hear_of_registrations_and_get_a_metrics_frame_every_second() {
     // A plain user gets neither the dashboard nor other people's registrations: two metrics
     // ticks and a registration later, the first frame they get is about their own order.
     let product = app.product(&admin, "SKU-WATCH", 100, 5).await;
-    let r = app
-        .post("/api/v1/orders")
-        .bearer(&user)
-        .json(&json!({"items": [{"product_id": product, "quantity": 1}]}))
-        .send()
-        .await;
-    let own = r.json()["id"].clone();
+    let own = app.order(&user, product, 1).await;
     user_ws
         .next_is("order_created", |e| e["order"]["id"] == own)
         .await;

@@ -410,6 +410,18 @@ impl TestApp {
         (i64::from(id), self.token(&email).await)
     }
 
+    /// Orders `quantity` of `product` as `token` and returns the order's id.
+    pub async fn order(&self, token: &str, product: i64, quantity: i64) -> Value {
+        let r = self
+            .post("/api/v1/orders")
+            .bearer(token)
+            .json(&json!({"items": [{"product_id": product, "quantity": quantity}]}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["id"].clone()
+    }
+
     /// Creates a product as `admin_token` and returns its id.
     pub async fn product(&self, admin_token: &str, sku: &str, price_cents: i64, stock: i64) -> i64 {
         let r = self
