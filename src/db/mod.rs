@@ -3,6 +3,7 @@
 //! out, and it does so on threads of its own (`DbThreads`), so diesel never stalls an async
 //! worker.
 
+mod columns;
 mod migrations;
 pub mod models;
 mod pool;

@@ -59,7 +59,15 @@ impl CoreQuery {
         // one trip to the database threads, not two in a row: the look-ahead sees the
         // selection before it runs (docs/PERFORMANCE.md).
         if ctx.look_ahead().field("posts").exists() {
-            let found = db(ctx).run(move |c| users::with_posts(c, id)).await.gql()?;
+            let found = db(ctx)
+                .run(move |c| {
+                    let Some(user) = users::get_many(c, &[id])?.pop() else {
+                        return Ok(None);
+                    };
+                    Ok(Some((user, posts::by_authors(c, &[id])?)))
+                })
+                .await
+                .gql()?;
             return Ok(found.map(|(user, posts)| User(user, Some(posts))));
         }
         Ok(loaders(ctx).users.load_one(id).await.gql()?.map(User::from))

@@ -65,11 +65,7 @@ impl OrderUpdate {
 
 impl From<OrderChange> for OrderUpdate {
     fn from(change: OrderChange) -> Self {
-        let status = change
-            .order
-            .status
-            .parse::<crate::domain::OrderStatus>()
-            .unwrap_or(crate::domain::OrderStatus::Pending);
+        let status = change.order.status;
         Self {
             kind: if change.from.is_some() {
                 OrderUpdateKind::StatusChanged

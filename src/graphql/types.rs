@@ -12,7 +12,7 @@ use crate::domain::Window;
 use crate::error::AppError;
 use crate::services::chat::ChatMessage;
 use crate::services::orders::OrderDetails;
-use crate::services::users::{can_see_private, role_of};
+use crate::services::users::can_see_private;
 use crate::services::{Actor, Listing};
 
 pub const DEFAULT_PAGE: i32 = 20;
@@ -81,7 +81,7 @@ impl User {
     }
 
     async fn role(&self) -> Role {
-        role_of(&self.0).into()
+        self.0.role.into()
     }
 
     /// Their posts, oldest first (loaded for all users of a response in one query).

@@ -252,7 +252,7 @@ pub async fn password_grant(
     };
     let family = uuid::Uuid::new_v4().to_string();
     Ok(db
-        .run(move |c| issue_pair(c, &tokens, user.id, users::role_of(&user), &family))
+        .run(move |c| issue_pair(c, &tokens, user.id, user.role, &family))
         .await?)
 }
 
@@ -311,7 +311,7 @@ pub fn refresh_grant(
             conn,
             tokens,
             user.id,
-            users::role_of(&user),
+            user.role,
             &stored.family_id,
         )?))
     })?;

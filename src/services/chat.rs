@@ -15,9 +15,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::events::{DomainEvent, Events, UserRef};
 use super::{rooms, users, Actor};
@@ -51,17 +49,9 @@ impl Default for ChatSettings {
     }
 }
 
-/// A stored message as every transport shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ChatMessage {
-    pub id: i32,
-    /// Its place in the room: 1, 2, 3, ... in the order the messages were stored.
-    pub seq: i64,
-    pub room: String,
-    pub user: UserRef,
-    pub body: String,
-    pub sent_at: DateTime<Utc>,
-}
+/// Defined with the other event vocabulary (a posted message is an event), so that
+/// `events` need not import this module while this module publishes events.
+pub use super::events::ChatMessage;
 
 impl ChatMessage {
     fn of(message: Message, room: &str, user: UserRef) -> Self {

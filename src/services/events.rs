@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::chat::ChatMessage;
 use crate::db::models::Order;
 use crate::domain::OrderStatus;
 
@@ -18,12 +18,24 @@ pub struct UserRef {
     pub name: String,
 }
 
+/// A stored message as every transport shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChatMessage {
+    pub id: i32,
+    /// Its place in the room: 1, 2, 3, ... in the order the messages were stored.
+    pub seq: i64,
+    pub room: String,
+    pub user: UserRef,
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
+}
+
 /// The part of an order a notification needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderSummary {
     pub id: i32,
     pub user_id: i32,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_cents: i64,
 }
 
@@ -32,7 +44,7 @@ impl From<&Order> for OrderSummary {
         Self {
             id: o.id,
             user_id: o.user_id,
-            status: o.status.clone(),
+            status: o.status,
             total_cents: o.total_cents,
         }
     }

@@ -50,7 +50,7 @@ pub struct OrderDetails {
 
 impl OrderDetails {
     pub fn status(&self) -> OrderStatus {
-        self.order.status.parse().unwrap_or(OrderStatus::Pending)
+        self.order.status
     }
 }
 
@@ -143,7 +143,7 @@ pub fn create(
         let order = diesel::insert_into(orders::table)
             .values(NewOrder {
                 user_id: actor.user_id,
-                status: OrderStatus::Pending.as_str(),
+                status: OrderStatus::Pending,
                 total_cents: total,
                 created_at: now,
                 updated_at: now,

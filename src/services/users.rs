@@ -44,10 +44,6 @@ pub struct UserInput {
     pub disabled: Option<bool>,
 }
 
-pub fn role_of(user: &User) -> Role {
-    user.role.parse().unwrap_or(Role::User)
-}
-
 /// Whether `actor` may see private fields (email) of `user_id`.
 pub fn can_see_private(actor: Option<&Actor>, user_id: i32) -> bool {
     actor.is_some_and(|a| a.is_admin() || a.user_id == user_id)
@@ -134,7 +130,7 @@ pub fn insert(
             email: email.as_str(),
             name,
             password_hash,
-            role: role.as_str(),
+            role,
             created_at: now,
             updated_at: now,
         })
@@ -167,18 +163,6 @@ pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppEr
         [one] => query.filter(users::id.eq(*one)).load(conn)?,
         many => query.filter(users::id.eq_any(many)).load(conn)?,
     })
-}
-
-/// A user and their posts, oldest first (`None` for no such user).
-pub fn with_posts(
-    conn: &mut DbConnection,
-    id: i32,
-) -> Result<Option<(User, Vec<crate::db::models::Post>)>, AppError> {
-    let Some(user) = get_many(conn, &[id])?.pop() else {
-        return Ok(None);
-    };
-    let posts = super::posts::by_authors(conn, &[id])?;
-    Ok(Some((user, posts)))
 }
 
 pub fn list(
@@ -303,8 +287,8 @@ fn apply_update(
             None => Some(None),
         };
         let (email, name, password) = f.finish(|| Some((email?, name?, password?)))?;
-        let role = input.role.unwrap_or_else(|| role_of(&current));
-        if role != role_of(&current) {
+        let role = input.role.unwrap_or(current.role);
+        if role != current.role {
             actor.require_admin()?;
         }
         let was_disabled = current.disabled_at.is_some();
@@ -332,7 +316,7 @@ fn apply_update(
                 email: Some(email.as_str().to_owned()),
                 name: Some(name),
                 password_hash,
-                role: Some(role.as_str().to_owned()),
+                role: Some(role),
                 updated_at: now,
                 disabled_at: (disabled != was_disabled).then(|| disabled.then_some(now)),
             })
@@ -364,7 +348,7 @@ pub fn delete(
         let current = get(conn, id)?;
         require_self_or_admin(actor, id)?;
         precondition(&current)?;
-        if role_of(&current) == Role::Admin {
+        if current.role == Role::Admin {
             let admins = users::table
                 .filter(users::role.eq(Role::Admin.as_str()))
                 .count()

@@ -140,3 +140,66 @@ fn the_scanner_sees_paths_in_code_and_not_in_comments() {
     );
     assert!(crate_paths("/// `crate::realtime` holds the core").is_empty());
 }
+
+/// The service modules `file` names: `super::x`, `super::{x, y}` and `crate::services::x`.
+fn sibling_services(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        for prefix in ["super::", "crate::services::"] {
+            for (at, _) in code.match_indices(prefix) {
+                let rest = &code[at + prefix.len()..];
+                let names = match rest.strip_prefix('{') {
+                    Some(list) => list.split('}').next().unwrap_or_default().to_owned(),
+                    None => rest.to_owned(),
+                };
+                for name in names.split(',') {
+                    let name: String = name
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && name != "self" && name != "super" {
+                        found.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Within the services, no two modules use each other (users ↔ posts, events ↔ chat were
+/// such pairs): each pair of them has one direction.
+#[test]
+fn no_two_service_modules_use_each_other() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/services");
+    let mut uses = Vec::new();
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    for file in &files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        // Unit tests (`use super::*`) live inside their module.
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        uses.push((name, sibling_services(code)));
+    }
+    let names: BTreeSet<String> = uses.iter().map(|(n, _)| n.clone()).collect();
+    let mut cycles = Vec::new();
+    for (a, used) in &uses {
+        for b in used.iter().filter(|b| names.contains(*b) && *b != a) {
+            let back = uses
+                .iter()
+                .find(|(n, _)| n == b)
+                .is_some_and(|(_, u)| u.contains(a));
+            if back && a < b {
+                cycles.push(format!("services::{a} <-> services::{b}"));
+            }
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "service modules using each other:\n{}",
+        cycles.join("\n")
+    );
+}

@@ -2,13 +2,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{order_items, orders};
+use crate::domain::OrderStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = orders)]
 pub struct Order {
     pub id: i32,
     pub user_id: i32,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_cents: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -16,9 +17,9 @@ pub struct Order {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = orders)]
-pub struct NewOrder<'a> {
+pub struct NewOrder {
     pub user_id: i32,
-    pub status: &'a str,
+    pub status: OrderStatus,
     pub total_cents: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

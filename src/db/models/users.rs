@@ -2,6 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::users;
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -10,7 +11,7 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     /// Set while an admin has disabled the account.
@@ -23,7 +24,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -35,7 +36,7 @@ pub struct UserChanges {
     pub email: Option<String>,
     pub name: Option<String>,
     pub password_hash: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub updated_at: NaiveDateTime,
     /// `Some(None)` enables the account again.
     pub disabled_at: Option<Option<NaiveDateTime>>,

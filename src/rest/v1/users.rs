@@ -38,7 +38,7 @@ impl UserView {
             id: user.id,
             email: users::can_see_private(viewer, user.id).then(|| user.email.clone()),
             name: user.name.clone(),
-            role: users::role_of(user),
+            role: user.role,
             disabled: user.disabled_at.is_some(),
             created_at: user.created_at.and_utc(),
             updated_at: user.updated_at.and_utc(),
@@ -71,7 +71,7 @@ pub async fn register(
     let user = users::register(&db, &events, input).await?;
     let actor = Actor {
         user_id: user.id,
-        role: users::role_of(&user),
+        role: user.role,
     };
     created(
         format!("/api/v1/users/{}", user.id),
