@@ -342,11 +342,23 @@ impl Reading {
     }
 }
 
-/// This process's resident memory, from /proc (Linux only; `None` elsewhere).
+/// This process's resident memory, from /proc (Linux only; `None` elsewhere). `VmRSS` is
+/// in kibibytes whatever the page size (statm counts pages, which are 16 or 64 KiB on some
+/// machines).
 fn resident_memory() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    resident_memory_of("self")
+}
+
+/// The resident memory of process `pid` (or `self`), the same way.
+pub fn resident_memory_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    resident_from_status(&status)
+}
+
+fn resident_from_status(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// One metric family: its HELP and TYPE lines, then one sample per label set.
@@ -443,6 +455,14 @@ pub struct DbFigures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resident_memory_is_read_in_kibibytes_not_pages() {
+        let status = "Name:\tswitchboard\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\n";
+        assert_eq!(resident_from_status(status), Some(12345 * 1024));
+        assert_eq!(resident_from_status("Name: x\n"), None);
+        assert!(resident_memory().is_some_and(|b| b > 1024 * 1024));
+    }
 
     #[test]
     fn percentiles_interpolate_inside_the_bucket() {

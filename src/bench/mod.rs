@@ -157,15 +157,7 @@ impl Drop for OwnServer {
 
 /// The server's resident memory in bytes, from /proc (Linux).
 pub(crate) fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    crate::metrics::resident_memory_of(&pid.to_string())
 }
 
 fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnServer, String)> {

@@ -458,7 +458,9 @@ async fn subscriptions_deliver_chat_messages_and_order_updates_over_graphql_tran
     let app = spawn_app().await;
     let (_, admin) = app.admin().await;
     let (_, ada) = app.user("ada@example.com").await;
-    let product = app.product(&admin, "SUB-1", 500, 5).await;
+    let product = app.product(&admin, "SUB-1", 500, 1000).await;
+    let mut chat = app.chat(&ada).await;
+    chat.join("gql").await;
 
     let Connect::Open(mut sub, protocol) =
         app.ws_connect("/graphql", &["graphql-transport-ws"]).await
@@ -471,17 +473,11 @@ async fn subscriptions_deliver_chat_messages_and_order_updates_over_graphql_tran
     )
     .await;
     sub.expect("connection_ack").await;
+    // `since: 0` replays what the room had before the watcher registered, so the message
+    // arrives once whether it is stored before or after: no waiting for the registration.
     sub.send_json(json!({"id": "m", "type": "subscribe", "payload": {
-        "query": "subscription { messageAdded(room: \"gql\") { body room user { name } } }"}}))
+        "query": "subscription { messageAdded(room: \"gql\", since: 0) { body room user { name } } }"}}))
         .await;
-    sub.send_json(json!({"id": "o", "type": "subscribe", "payload": {
-        "query": "subscription { orderUpdated { kind status previousStatus order { totalCents items { quantity } } } }"}}))
-    .await;
-    // Give the server a moment to register both watchers before the events happen.
-    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-
-    let mut chat = app.chat(&ada).await;
-    chat.join("gql").await;
     chat.say("gql", "over graphql", "c").await;
     chat.expect("message").await;
     let next = sub.expect("next").await;
@@ -491,15 +487,21 @@ async fn subscriptions_deliver_chat_messages_and_order_updates_over_graphql_tran
         json!({"body": "over graphql", "room": "gql", "user": {"name": "Test User"}})
     );
 
-    let r = app
-        .post("/api/v1/orders")
-        .bearer(&ada)
-        .json(&json!({"items": [{"product_id": product, "quantity": 3}]}))
-        .send()
-        .await;
-    assert_eq!(r.status, 201);
-    let next = sub.expect("next").await;
-    assert_eq!(next["id"], "o");
+    // Order updates have no replay: place orders until the watcher, once registered,
+    // reports one (each is like the others).
+    sub.send_json(json!({"id": "o", "type": "subscribe", "payload": {
+        "query": "subscription { orderUpdated { kind status previousStatus order { totalCents items { quantity } } } }"}}))
+    .await;
+    let mut next = None;
+    for _ in 0..50 {
+        app.order(&ada, product, 3).await;
+        if let Some(Received::Json(frame)) = sub.next_within(Duration::from_millis(100)).await {
+            next = Some(frame);
+            break;
+        }
+    }
+    let next = next.expect("an order update within 50 orders");
+    assert_eq!(next["id"], "o", "{next}");
     let update = &next["payload"]["data"]["orderUpdated"];
     assert_eq!(update["kind"], "CREATED");
     assert_eq!(update["status"], "PENDING");
