@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::conditional::{etag_of_bytes, fixed_body};
 use super::routing::Endpoint;
-use super::security::PAGE_CSP;
+use super::security::{GRAPHIQL_CSP, PAGE_CSP};
 use crate::error::AppError;
 
 struct Asset {
@@ -16,6 +16,8 @@ struct Asset {
 }
 
 const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 const ASSETS: &[Asset] = &[
     Asset {
@@ -45,9 +47,41 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../static/graphiql.html"),
     },
     Asset {
-        path: "/static/graphiql.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/graphiql.js"),
+        path: "/static/graphiql-page.js",
+        content_type: JS,
+        body: include_str!("../../static/graphiql-page.js"),
+    },
+    Asset {
+        path: "/static/graphiql-page.css",
+        content_type: CSS,
+        body: include_str!("../../static/graphiql-page.css"),
+    },
+    // GraphiQL's standalone build and what it runs on, vendored (static/vendor/graphiql/
+    // README.md says how they are updated).
+    Asset {
+        path: "/static/vendor/graphiql/graphiql.min.js",
+        content_type: JS,
+        body: include_str!("../../static/vendor/graphiql/graphiql.min.js"),
+    },
+    Asset {
+        path: "/static/vendor/graphiql/graphiql.min.css",
+        content_type: CSS,
+        body: include_str!("../../static/vendor/graphiql/graphiql.min.css"),
+    },
+    Asset {
+        path: "/static/vendor/graphiql/react.production.min.js",
+        content_type: JS,
+        body: include_str!("../../static/vendor/graphiql/react.production.min.js"),
+    },
+    Asset {
+        path: "/static/vendor/graphiql/react-dom.production.min.js",
+        content_type: JS,
+        body: include_str!("../../static/vendor/graphiql/react-dom.production.min.js"),
+    },
+    Asset {
+        path: "/static/vendor/graphiql/graphql-ws.min.js",
+        content_type: JS,
+        body: include_str!("../../static/vendor/graphiql/graphql-ws.min.js"),
     },
     Asset {
         path: "/lab",
@@ -56,32 +90,32 @@ const ASSETS: &[Asset] = &[
     },
     Asset {
         path: "/static/lab.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JS,
         body: include_str!("../../static/lab.js"),
     },
     Asset {
         path: "/static/lab.css",
-        content_type: "text/css; charset=utf-8",
+        content_type: CSS,
         body: include_str!("../../static/lab.css"),
     },
     Asset {
         path: "/static/app.css",
-        content_type: "text/css; charset=utf-8",
+        content_type: CSS,
         body: include_str!("../../static/app.css"),
     },
     Asset {
         path: "/static/chat.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JS,
         body: include_str!("../../static/chat.js"),
     },
     Asset {
         path: "/static/dashboard.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JS,
         body: include_str!("../../static/dashboard.js"),
     },
     Asset {
         path: "/static/session.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JS,
         body: include_str!("../../static/session.js"),
     },
 ];
@@ -97,9 +131,15 @@ async fn serve(req: HttpRequest) -> Result<HttpResponse, AppError> {
     let etag = etag_of_bytes(asset.body.as_bytes());
     let mut response = fixed_body(&req, &etag, asset.content_type, "no-cache", asset.body);
     if asset.content_type == HTML {
+        // GraphiQL needs a little more than the other pages (security.rs says what and why).
+        let csp = if asset.path == "/graphiql" {
+            GRAPHIQL_CSP
+        } else {
+            PAGE_CSP
+        };
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(PAGE_CSP),
+            header::HeaderValue::from_static(csp),
         );
     }
     Ok(response)

@@ -12,6 +12,17 @@ pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
     img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; \
     form-action 'self'; frame-ancestors 'none'";
 
+/// For /graphiql only: PAGE_CSP plus what the vendored GraphiQL build needs, and no
+/// `'unsafe-inline'` or `'unsafe-eval'`: `font-src data:` (its stylesheet embeds its fonts as
+/// data: URLs) and the hash of the one `<style>` element it adds while a dialog or menu is
+/// open (react-remove-scroll-bar's scroll lock; on this page, whose body never scrolls, its
+/// text is always the same). tests/e2e/graphiql.mjs opens a dialog and fails on any violation,
+/// so an updated GraphiQL whose style differs is caught (the console names the new hash).
+pub const GRAPHIQL_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'sha256-nzTgYzXYDNe6BAHiiI7NNlfK8n/auuOAhh2t92YvuXo='; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// Two years, as the HSTS preload list asks; only sent over HTTPS.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 

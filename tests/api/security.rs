@@ -57,6 +57,19 @@ async fn every_response_carries_the_security_headers_and_pages_a_strict_csp() {
         "{csp}"
     );
     assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("font-src"), "{csp}");
+    // GraphiQL's relaxation is its page's alone, and it is still no inline code or eval.
+    let graphiql = app
+        .get("/graphiql")
+        .send()
+        .await
+        .header("content-security-policy")
+        .unwrap();
+    assert!(graphiql.contains("font-src 'self' data:"), "{graphiql}");
+    for forbidden in ["unsafe-inline", "unsafe-eval"] {
+        assert!(!graphiql.contains(forbidden), "{graphiql}");
+    }
+    assert!(graphiql.contains("frame-ancestors 'none'"));
 }
 
 #[actix_web::test]

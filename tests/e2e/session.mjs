@@ -11,8 +11,9 @@
 //     each message once;
 //   - /dashboard: the same renewal and 4001 recovery on /ws/events; a session revoked
 //     elsewhere closes it 4003 and the page asks to sign in again;
-//   - /graphiql: a subscription renews with `ping` payloads, subscribes again after 4001 and
-//     after a token refused in connection_init (4403), and signs out on 4003.
+//   - /graphiql (GraphiQL with a graphql-ws client): a subscription renews with `ping`
+//     payloads, subscribes again with a fresh token after 4001 and after a token refused in
+//     connection_init (4403), and signs out on 4003.
 //
 // Environment: BASE_URL, ACCESS_TOKEN_TTL (the server's --access-token-ttl in seconds, 4 to
 // 30), CHROMIUM, SCREENSHOT_DIR (as lib.mjs says). Exit status 0 on success, 1 on failure.
@@ -114,14 +115,14 @@ async function assertShownOnce(page) {
   assert(new Set(bodies).size === bodies.length, 'a message is shown twice');
 }
 
-/** graphiql: posts until a `next` event with `body` shows (the server subscribes asynchronously). */
+/** graphiql: posts until GraphiQL's response pane shows the `next` event with `body` (the server subscribes asynchronously). */
 async function postUntilEvent(page, body) {
   const deadline = Date.now() + TIMEOUT;
   for (;;) {
     await post(body);
     const seen = await page
       .waitForFunction(
-        (b) => [...document.querySelectorAll('#events li.next pre')].some((p) => p.textContent.includes(JSON.stringify(b))),
+        (b) => document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue().includes(JSON.stringify(b)),
         body,
         { timeout: 1000 },
       )
@@ -131,8 +132,23 @@ async function postUntilEvent(page, body) {
   }
 }
 
-const infoEvents = (page, text) =>
-  page.$$eval('#events li', (lis, t) => lis.filter((li) => li.textContent.includes(t)).length, text);
+/** The tokens of the page's connection_init frames, in order. */
+const initTokens = (page) =>
+  page.evaluate(() =>
+    window.__ws.sent
+      .map((t) => JSON.parse(t))
+      .filter((f) => f.type === 'connection_init')
+      .map((f) => (f.payload && f.payload.Authorization) || ''),
+  );
+
+/** Puts the subscription in GraphiQL's editors and runs it. */
+async function subscribe(page, query, variables) {
+  await page.waitForSelector('.graphiql-query-editor .CodeMirror');
+  await page.$eval('.graphiql-query-editor .CodeMirror', (cm, v) => cm.CodeMirror.setValue(v), query);
+  await page.$eval('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror', (cm, v) => cm.CodeMirror.setValue(v), variables);
+  await page.waitForFunction(() => document.querySelector('.graphiql-tab-active')?.textContent.trim() === 'Messages');
+  await page.click('.graphiql-execute-button');
+}
 
 console.log(`switchboard session e2e against ${BASE_URL} (access tokens live ${TTL} s, room ${ROOM})`);
 run({ name: 'session', seconds: 120 + 12 * TTL, failurePrefix: 'failure-session-' }, async (browser, pages) => {
@@ -242,21 +258,21 @@ run({ name: 'session', seconds: 120 + 12 * TTL, failurePrefix: 'failure-session-
     assert((await page.getAttribute('#conn-status', 'data-state')) === 'online', 'the other session was ended too');
   });
 
-  // ------------------------------------------------------------ /graphiql
+  // ------------------------------------------------------------ /graphiql (GraphiQL + graphql-ws)
 
   const SUBSCRIPTION = 'subscription Messages($room: String!) {\n  messageAdded(room: $room) {\n    id\n    seq\n    body\n  }\n}';
+  const VARS = JSON.stringify({ room: ROOM });
+  const renewals = (page) => page.evaluate(() => window.__ws.received.filter((r) => r.data.includes('"type":"pong"') && r.data.includes('expires_at')).length);
   await step('/graphiql: a subscription is renewed with ping payloads and keeps delivering', async () => {
     await page.goto(`${BASE_URL}/graphiql`, { waitUntil: 'domcontentloaded' });
     await page.waitForFunction((name) => document.querySelector('#whoami')?.textContent.includes(name), USER.name);
-    await page.fill('#query', SUBSCRIPTION);
-    await page.fill('#variables', JSON.stringify({ room: ROOM }));
-    await page.click('#run');
-    await page.waitForFunction(() => document.querySelector('#sub-status')?.textContent === 'listening');
-    await page.waitForFunction(
-      () => [...document.querySelectorAll('#events li')].filter((li) => li.textContent.includes('token renewed')).length >= 2,
-      null,
-      { timeout: lifetimes(3) },
-    );
+    await subscribe(page, SUBSCRIPTION, VARS);
+    await page.waitForSelector('#ws-status[data-state="online"]');
+    await page.waitForFunction(() => window.__ws.received.filter((r) => r.data.includes('"type":"pong"') && r.data.includes('expires_at')).length >= 2, null, {
+      timeout: lifetimes(3),
+    });
+    const pings = await page.evaluate(() => window.__ws.sent.filter((t) => t.includes('"type":"ping"') && t.includes('Bearer ')).length);
+    assert(pings >= 2, `${pings} ping frames with a token sent`);
     const { opened, closes } = await probe(page);
     assert(opened === 1 && closes.length === 0, `subscription sockets opened ${opened}, closed ${closes.join(',')}`);
     await postUntilEvent(page, `after renewals ${tag}`);
@@ -265,14 +281,16 @@ run({ name: 'session', seconds: 120 + 12 * TTL, failurePrefix: 'failure-session-
 
   await step('/graphiql: after a 4001 (pings withheld) it refreshes and subscribes again', async () => {
     await withholdUntil4001(page, '"type":"ping"');
-    await page.waitForFunction(() => document.querySelector('#sub-status')?.textContent === 'listening' && window.__ws.opened === 2);
-    assert((await infoEvents(page, 'subscribed again')) === 1, 'no "subscribed again" event');
+    await page.waitForFunction(() => window.__ws.opened === 2 && document.querySelector('#ws-status')?.dataset.state === 'online');
+    const tokens = await initTokens(page);
+    assert(tokens.length === 2 && tokens[1] !== tokens[0] && tokens[1].startsWith('Bearer '), 'the new connection_init did not carry a fresh token');
+    assert((await page.evaluate(() => window.__ws.sent.filter((t) => t.includes('"type":"subscribe"')).length)) === 2, 'not subscribed again');
     await postUntilEvent(page, `after the 4001 ${tag}`);
   });
 
   await step('/graphiql: a token refused in connection_init (4403) is refreshed and the subscription retried', async () => {
-    await page.click('#stop');
-    await page.waitForFunction(() => document.querySelector('#sub-status')?.textContent === 'stopped');
+    await page.click('.graphiql-execute-button'); // stop
+    await page.waitForFunction(() => window.__ws.closes.length === window.__ws.opened);
     // Hold the page's GraphQL HTTP requests (they would refresh the bad token first).
     const held = [];
     await page.route('**/graphql', (route) => held.push(route));
@@ -284,25 +302,26 @@ run({ name: 'session', seconds: 120 + 12 * TTL, failurePrefix: 'failure-session-
       sessionStorage.setItem('switchboard.auth', JSON.stringify(t));
     }, TTL);
     await page.reload({ waitUntil: 'domcontentloaded' });
-    await page.waitForSelector('#run');
-    await page.fill('#query', SUBSCRIPTION);
-    await page.fill('#variables', JSON.stringify({ room: ROOM }));
-    await page.click('#run');
+    await subscribe(page, SUBSCRIPTION, VARS);
     await page.waitForFunction(() => window.__ws.closes.includes(4403));
-    await page.waitForFunction(() => document.querySelector('#sub-status')?.textContent === 'listening' && window.__ws.opened === 2);
+    await page.waitForFunction(() => window.__ws.opened === 2 && document.querySelector('#ws-status')?.dataset.state === 'online');
     await page.unroute('**/graphql');
     for (const route of held) await route.continue().catch(() => {});
     await postUntilEvent(page, `after the 4403 ${tag}`);
   });
 
   await step('/graphiql: the session revoked elsewhere closes the subscription 4003 and signs the page out', async () => {
+    const opened = await page.evaluate(() => window.__ws.opened);
     await revoke(page);
     await page.waitForFunction(() => window.__ws.closes.includes(4003));
-    await page.waitForFunction(() => document.querySelector('#sub-status')?.textContent === 'session ended');
     await page.waitForSelector('#auth-toggle:not([hidden])');
-    assert((await infoEvents(page, 'your session has ended')) === 1, 'the events do not say the session ended');
+    await page.waitForFunction(() => document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue().includes('4003'));
+    const toasts = await page.textContent('#toasts');
+    assert(toasts.includes('Your session has ended'), `toasts: ${toasts}`);
     const stored = await page.evaluate(() => sessionStorage.getItem('switchboard.auth'));
     assert(stored === null, 'the tokens are still stored');
+    await page.waitForTimeout(1500);
+    assert((await page.evaluate(() => window.__ws.opened)) === opened, 'the subscription reconnected after 4003');
     await shot(page, 'session-graphiql-ended');
   });
 
