@@ -42,7 +42,7 @@ pub struct RoomInput {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
-    /// 1 to 4096 bytes of text.
+    /// 1 to 4096 characters of text, trimmed; no control characters but newline and tab.
     #[schema(example = "hello from a script")]
     pub body: String,
 }
