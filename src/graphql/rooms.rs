@@ -158,7 +158,6 @@ impl RoomQuery {
     ) -> async_graphql::Result<Page<Room>> {
         let actor = Caller::require(ctx)?;
         let window = window(first, after)?;
-        let q = q.filter(|q| !q.trim().is_empty());
         let listing = db(ctx)
             .run(move |c| rooms::list(c, &actor, q.as_deref(), window, &Sort(Vec::new())))
             .await

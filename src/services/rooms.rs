@@ -150,6 +150,13 @@ pub fn list(
     window: Window,
     sort: &Sort,
 ) -> Result<Listing<Room>, AppError> {
+    // Searched like products (`q`): single-line text, at most 200 characters; blank is none.
+    let q = q
+        .map(|raw| bounded_text("q", raw, 0..=200, TextKind::SingleLine))
+        .transpose()
+        .map_err(|e| AppError::Validation(vec![e]))?
+        .filter(|q| !q.is_empty());
+    let q = q.as_deref();
     let me = actor.user_id;
     let admin = actor.is_admin();
     let base = || {

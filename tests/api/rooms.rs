@@ -481,3 +481,23 @@ api_test!(
         assert!(!members("open").await.contains(&bob_id));
     }
 );
+
+/// Room search is one rule for both transports (services::rooms::list): text, not controls.
+#[actix_web::test]
+async fn room_search_refuses_control_characters_over_rest_and_graphql() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, ada) = app.user("ada@example.com").await;
+    app.get("/api/v1/rooms?q=a%01b")
+        .bearer(&ada)
+        .send()
+        .await
+        .problem(400);
+    let body = app
+        .gql(Some(&ada), r#"{ rooms(q: "a\u0001b") { totalCount } }"#)
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let fine = app
+        .gql(Some(&ada), r#"{ rooms(q: "  ") { totalCount } }"#)
+        .await;
+    assert!(fine["errors"].is_null(), "{fine}");
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::Room;
 use crate::db::Db;
-use crate::domain::{bounded_text, RoomName, TextKind, Visibility};
+use crate::domain::{RoomName, Visibility};
 use crate::error::{AppError, FieldError};
 use crate::http::auth::AuthUser;
 use crate::http::conditional::{cached_json, created, CachePolicy};
@@ -232,13 +232,7 @@ pub async fn list(
     filter: web::Query<RoomFilterParams>,
 ) -> Result<HttpResponse, AppError> {
     let (page, sort) = paging.parse(rooms::SORTABLE)?;
-    let q = match filter.into_inner().q {
-        Some(raw) => Some(bounded_text("q", &raw, 0..=200, TextKind::SingleLine))
-            .transpose()
-            .map_err(|e| AppError::Validation(vec![e]))?
-            .filter(|q| !q.is_empty()),
-        None => None,
-    };
+    let q = filter.into_inner().q;
     let listing = db
         .run(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
         .await?;
