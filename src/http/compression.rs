@@ -89,8 +89,8 @@ pub async fn finish(
         .headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_owned())
+        .filter_map(super::conditional::parse_tags)
+        .flatten()
         .collect();
     let mut res = next.call(req).await?;
     let negotiable = res.response().extensions().get::<Negotiable>().is_some();

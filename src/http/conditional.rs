@@ -78,7 +78,7 @@ fn tag_list(req: &HttpRequest, name: header::HeaderName) -> TagList {
 
 /// Exactly the grammar the OpenAPI document states: empty, `*`, or entity tags separated
 /// by commas with optional spaces or tabs around them.
-fn parse_tags(text: &str) -> Option<Vec<String>> {
+pub(super) fn parse_tags(text: &str) -> Option<Vec<String>> {
     match text {
         "" => return Some(Vec::new()),
         "*" => return Some(vec!["*".to_owned()]),
