@@ -1,27 +1,40 @@
-//! Process metrics: lock-free counters and a latency histogram that the request middleware
-//! and the WebSocket actors bump, read two ways: `GET /metrics` (Prometheus text, totals
+//! Process metrics on one `prometheus` registry that the request middleware and the
+//! WebSocket actors bump, read two ways: `GET /metrics` (the Prometheus text format, totals
 //! since start) and the admin dashboard feed (rates and percentiles over the last second,
-//! from the difference of two readings).
+//! from the difference of two readings of the same registry).
+//!
+//! The `prometheus` crate rather than `prometheus-client`: the latter writes only OpenMetrics
+//! (counter families named without `_total`), which `promtool check metrics` cannot read
+//! (prometheus/prometheus#8932); the text format here is the one every scraper and promtool
+//! accept.
 //!
 //! Labels are deliberately few (status code, session kind): a label per route or user would
 //! make every reading grow with the traffic.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use prometheus::core::Collector;
+use prometheus::process_collector::ProcessCollector;
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 use serde::Serialize;
 
 use crate::db::Db;
 
-/// Upper bounds of the latency buckets, in seconds (Prometheus' `le`), plus +Inf.
+/// Upper bounds of the latency buckets, in seconds (Prometheus' `le`); +Inf is implied.
 const BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
 const STATUS_MIN: u16 = 100;
 const STATUS_COUNT: usize = 500;
+
+/// The content type of [`Metrics::exposition`].
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The kinds of WebSocket session, each with its own gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,21 +54,33 @@ impl SessionKind {
             SessionKind::Echo => "echo",
         }
     }
-
-    fn index(self) -> usize {
-        self as usize
-    }
 }
 
 pub struct Metrics {
+    registry: Registry,
     started: Instant,
-    by_status: Vec<AtomicU64>,
-    latency: [AtomicU64; BUCKETS.len() + 1],
-    latency_sum_micros: AtomicU64,
-    sessions: [AtomicI64; 3],
-    sessions_opened: AtomicU64,
-    rooms: AtomicI64,
-    messages: AtomicU64,
+    requests: IntCounterVec,
+    /// One child of `requests` per status code, looked up once: the label lookup takes a
+    /// lock and a hash, which every request would pay otherwise.
+    by_status: Vec<OnceLock<IntCounter>>,
+    latency: Histogram,
+    sessions: [IntGauge; 3],
+    sessions_opened: IntCounter,
+    rooms: IntGauge,
+    messages: IntCounter,
+    sampled: Sampled,
+}
+
+/// Figures that live elsewhere (the pool, the statement counter, the clock), copied into the
+/// registry when it is read.
+struct Sampled {
+    pool_max: IntGauge,
+    pool_idle: IntGauge,
+    pool_in_use: IntGauge,
+    db_queries: IntCounter,
+    uptime: Gauge,
+    /// Two readers at once would both add the statement counter's growth.
+    refreshing: Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -66,101 +91,226 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "switchboard_http_requests_total",
+                "HTTP requests answered, by status code.",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "switchboard_http_request_duration_seconds",
+                "Time from receiving a request to its response head.",
+            )
+            .buckets(BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let session_gauges = IntGaugeVec::new(
+            Opts::new(
+                "switchboard_ws_sessions",
+                "Open WebSocket sessions, by kind.",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let sessions = SessionKind::ALL.map(|k| session_gauges.with_label_values(&[k.as_str()]));
+        let sessions_opened = counter(
+            "switchboard_ws_sessions_opened_total",
+            "WebSocket sessions opened since start.",
+        );
+        let rooms = gauge(
+            "switchboard_chat_rooms_active",
+            "Chat rooms with at least one connected member.",
+        );
+        let messages = counter(
+            "switchboard_chat_messages_total",
+            "Chat messages stored and broadcast since start.",
+        );
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "switchboard_db_pool_connections",
+                "Database connections open, by state.",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let sampled = Sampled {
+            pool_max: gauge(
+                "switchboard_db_pool_max_connections",
+                "Most database connections the pool may open.",
+            ),
+            pool_idle: pool.with_label_values(&["idle"]),
+            pool_in_use: pool.with_label_values(&["in_use"]),
+            db_queries: counter(
+                "switchboard_db_queries_total",
+                "SQL statements sent to the database (pool health checks included).",
+            ),
+            uptime: Gauge::new(
+                "switchboard_uptime_seconds",
+                "Seconds since the server started.",
+            )
+            .expect("valid metric"),
+            refreshing: Mutex::new(()),
+        };
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(requests.clone()),
+            Box::new(latency.clone()),
+            Box::new(session_gauges),
+            Box::new(sessions_opened.clone()),
+            Box::new(rooms.clone()),
+            Box::new(messages.clone()),
+            Box::new(sampled.pool_max.clone()),
+            Box::new(pool),
+            Box::new(sampled.db_queries.clone()),
+            Box::new(sampled.uptime.clone()),
+            // process_resident_memory_bytes and friends, read from /proc with the machine's
+            // real page size.
+            Box::new(ProcessCollector::for_self()),
+        ];
+        for collector in collectors {
+            registry
+                .register(collector)
+                .expect("metric names are distinct");
+        }
         Self {
+            registry,
             started: Instant::now(),
-            by_status: (0..STATUS_COUNT).map(|_| AtomicU64::new(0)).collect(),
-            latency: Default::default(),
-            latency_sum_micros: AtomicU64::new(0),
-            sessions: Default::default(),
-            sessions_opened: AtomicU64::new(0),
-            rooms: AtomicI64::new(0),
-            messages: AtomicU64::new(0),
+            requests,
+            by_status: (0..STATUS_COUNT).map(|_| OnceLock::new()).collect(),
+            latency,
+            sessions,
+            sessions_opened,
+            rooms,
+            messages,
+            sampled,
         }
     }
 
     pub fn record_request(&self, status: u16, elapsed: Duration) {
         let index = usize::from(status.saturating_sub(STATUS_MIN)).min(STATUS_COUNT - 1);
-        self.by_status[index].fetch_add(1, Relaxed);
-        let secs = elapsed.as_secs_f64();
-        let bucket = BUCKETS
-            .iter()
-            .position(|&le| secs <= le)
-            .unwrap_or(BUCKETS.len());
-        self.latency[bucket].fetch_add(1, Relaxed);
-        self.latency_sum_micros.fetch_add(
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
+        self.by_status[index]
+            .get_or_init(|| {
+                let code = STATUS_MIN + index as u16;
+                self.requests.with_label_values(&[code.to_string()])
+            })
+            .inc();
+        self.latency.observe(elapsed.as_secs_f64());
     }
 
     pub fn session_opened(&self, kind: SessionKind) {
-        self.sessions[kind.index()].fetch_add(1, Relaxed);
-        self.sessions_opened.fetch_add(1, Relaxed);
+        self.sessions[kind as usize].inc();
+        self.sessions_opened.inc();
     }
 
     pub fn session_closed(&self, kind: SessionKind) {
-        self.sessions[kind.index()].fetch_sub(1, Relaxed);
+        self.sessions[kind as usize].dec();
     }
 
     pub fn set_rooms(&self, active: usize) {
-        self.rooms
-            .store(i64::try_from(active).unwrap_or(i64::MAX), Relaxed);
+        self.rooms.set(i64::try_from(active).unwrap_or(i64::MAX));
     }
 
     pub fn messages_sent(&self, count: usize) {
-        self.messages.fetch_add(count as u64, Relaxed);
+        self.messages.inc_by(count as u64);
     }
 
     pub fn sessions(&self, kind: SessionKind) -> i64 {
-        self.sessions[kind.index()].load(Relaxed)
+        self.sessions[kind as usize].get()
     }
 
-    /// A consistent-enough copy of every counter (each is read once).
-    pub fn reading(&self, db: &Db) -> Reading {
+    /// Copies the figures kept outside the registry into it.
+    fn refresh(&self, db: &Db) {
+        let s = &self.sampled;
+        let _one_at_a_time = s.refreshing.lock().unwrap_or_else(|e| e.into_inner());
         let pool = db.pool().state();
-        let mut by_status = Vec::new();
-        for (i, count) in self.by_status.iter().enumerate() {
-            let n = count.load(Relaxed);
-            if n > 0 {
-                by_status.push((STATUS_MIN + i as u16, n));
+        s.pool_max.set(i64::from(db.pool().max_size()));
+        s.pool_idle.set(i64::from(pool.idle_connections));
+        s.pool_in_use.set(i64::from(
+            pool.connections.saturating_sub(pool.idle_connections),
+        ));
+        s.db_queries
+            .inc_by(db.queries().total().saturating_sub(s.db_queries.get()));
+        s.uptime.set(self.started.elapsed().as_secs_f64());
+    }
+
+    /// `GET /metrics`: the whole registry in the Prometheus text format ([`CONTENT_TYPE`]).
+    pub fn exposition(&self, db: &Db) -> String {
+        self.refresh(db);
+        let mut out = String::with_capacity(8192);
+        TextEncoder::new()
+            .encode_utf8(&self.registry.gather(), &mut out)
+            .expect("the text encoder writes any gathered family");
+        out
+    }
+
+    /// What the dashboard needs of the registry, read once.
+    pub fn reading(&self, db: &Db) -> Reading {
+        self.refresh(db);
+        let by_status = self
+            .requests
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter_map(|m| {
+                let code = m.get_label().first()?.value().parse().ok()?;
+                Some((code, m.get_counter().get_value() as u64))
+            })
+            .collect();
+        let histogram = self.latency.collect();
+        let mut latency = Vec::with_capacity(BUCKETS.len() + 1);
+        if let Some(h) = histogram
+            .first()
+            .and_then(|f| f.get_metric().first())
+            .map(|m| m.get_histogram())
+        {
+            // Cumulative counts per bound, then what lies past the last bound.
+            let mut below = 0;
+            for bucket in h.get_bucket() {
+                latency.push(bucket.cumulative_count() - below);
+                below = bucket.cumulative_count();
             }
+            latency.push(h.get_sample_count().saturating_sub(below));
         }
         Reading {
             at: Instant::now(),
             uptime: self.started.elapsed(),
             by_status,
-            latency: self.latency.iter().map(|b| b.load(Relaxed)).collect(),
-            latency_sum_micros: self.latency_sum_micros.load(Relaxed),
+            latency,
             sessions: SessionKind::ALL.map(|k| self.sessions(k)),
-            sessions_opened: self.sessions_opened.load(Relaxed),
-            rooms: self.rooms.load(Relaxed),
-            messages: self.messages.load(Relaxed),
-            pool_max: db.pool().max_size(),
-            pool_connections: pool.connections,
-            pool_idle: pool.idle_connections,
-            db_queries: db.queries().total(),
-            resident_bytes: resident_memory(),
+            rooms: self.rooms.get(),
+            messages: self.messages.get(),
+            pool_max: self.sampled.pool_max.get(),
+            pool_idle: self.sampled.pool_idle.get(),
+            pool_in_use: self.sampled.pool_in_use.get(),
         }
     }
 }
 
-/// The counters at one instant.
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help).expect("valid metric")
+}
+
+fn gauge(name: &str, help: &str) -> IntGauge {
+    IntGauge::new(name, help).expect("valid metric")
+}
+
+/// The dashboard's figures at one instant.
 #[derive(Debug, Clone)]
 pub struct Reading {
     at: Instant,
     uptime: Duration,
     by_status: Vec<(u16, u64)>,
+    /// Observations per latency bucket (not cumulative), the last one past every bound.
     latency: Vec<u64>,
-    latency_sum_micros: u64,
     sessions: [i64; 3],
-    sessions_opened: u64,
     rooms: i64,
     messages: u64,
-    pool_max: u32,
-    pool_connections: u32,
-    pool_idle: u32,
-    db_queries: u64,
-    resident_bytes: Option<u64>,
+    pool_max: i64,
+    pool_idle: i64,
+    pool_in_use: i64,
 }
 
 impl Reading {
@@ -174,123 +324,6 @@ impl Reading {
             .filter(|(code, _)| range.contains(code))
             .map(|(_, n)| n)
             .sum()
-    }
-
-    /// The Prometheus text exposition format (version 0.0.4).
-    pub fn prometheus(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let statuses: Vec<(String, f64)> = self
-            .by_status
-            .iter()
-            .map(|(code, n)| (format!("status=\"{code}\""), *n as f64))
-            .collect();
-        family(
-            &mut out,
-            "switchboard_http_requests_total",
-            "counter",
-            "HTTP requests answered, by status code.",
-            &statuses,
-        );
-        let name = "switchboard_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from receiving a request to its response head.\n# TYPE {name} histogram"
-        );
-        let mut cumulative = 0;
-        for (i, n) in self.latency.iter().enumerate() {
-            cumulative += n;
-            let le = BUCKETS
-                .get(i)
-                .map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
-        }
-        let _ = writeln!(
-            out,
-            "{name}_sum {}\n{name}_count {cumulative}",
-            self.latency_sum_micros as f64 / 1e6
-        );
-        let sessions: Vec<(String, f64)> = SessionKind::ALL
-            .iter()
-            .map(|k| {
-                (
-                    format!("kind=\"{}\"", k.as_str()),
-                    self.sessions[k.index()] as f64,
-                )
-            })
-            .collect();
-        family(
-            &mut out,
-            "switchboard_ws_sessions",
-            "gauge",
-            "Open WebSocket sessions, by kind.",
-            &sessions,
-        );
-        let single = |value: f64| vec![(String::new(), value)];
-        family(
-            &mut out,
-            "switchboard_ws_sessions_opened_total",
-            "counter",
-            "WebSocket sessions opened since start.",
-            &single(self.sessions_opened as f64),
-        );
-        family(
-            &mut out,
-            "switchboard_chat_rooms_active",
-            "gauge",
-            "Chat rooms with at least one connected member.",
-            &single(self.rooms as f64),
-        );
-        family(
-            &mut out,
-            "switchboard_chat_messages_total",
-            "counter",
-            "Chat messages stored and broadcast since start.",
-            &single(self.messages as f64),
-        );
-        family(
-            &mut out,
-            "switchboard_db_pool_max_connections",
-            "gauge",
-            "Most database connections the pool may open.",
-            &single(f64::from(self.pool_max)),
-        );
-        family(
-            &mut out,
-            "switchboard_db_pool_connections",
-            "gauge",
-            "Database connections open, by state.",
-            &[
-                ("state=\"idle\"".to_owned(), f64::from(self.pool_idle)),
-                (
-                    "state=\"in_use\"".to_owned(),
-                    f64::from(self.pool_connections.saturating_sub(self.pool_idle)),
-                ),
-            ],
-        );
-        family(
-            &mut out,
-            "switchboard_db_queries_total",
-            "counter",
-            "SQL statements sent to the database (pool health checks included).",
-            &single(self.db_queries as f64),
-        );
-        if let Some(bytes) = self.resident_bytes {
-            family(
-                &mut out,
-                "process_resident_memory_bytes",
-                "gauge",
-                "Resident memory size in bytes.",
-                &single(bytes as f64),
-            );
-        }
-        family(
-            &mut out,
-            "switchboard_uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-            &single(self.uptime.as_secs_f64()),
-        );
-        out
     }
 
     /// The dashboard's view: totals now, rates and percentiles since `previous`.
@@ -307,6 +340,7 @@ impl Reading {
             .map(|(now, before)| now.saturating_sub(*before))
             .collect();
         let rate = |now: u64, before: u64| round2(now.saturating_sub(before) as f64 / secs);
+        let count = |n: i64| u32::try_from(n).unwrap_or(0);
         Snapshot {
             kind: "metrics",
             at: Utc::now().trunc_subsecs(0),
@@ -324,53 +358,31 @@ impl Reading {
             },
             ws: WsFigures {
                 sessions: Sessions {
-                    chat: self.sessions[0],
-                    events: self.sessions[1],
-                    echo: self.sessions[2],
+                    chat: self.sessions[SessionKind::Chat as usize],
+                    events: self.sessions[SessionKind::Events as usize],
+                    echo: self.sessions[SessionKind::Echo as usize],
                 },
                 rooms: self.rooms,
                 messages_total: self.messages,
                 messages_per_s: rate(self.messages, previous.messages),
             },
             db: DbFigures {
-                pool_max: self.pool_max,
-                connections: self.pool_connections,
-                idle: self.pool_idle,
-                in_use: self.pool_connections.saturating_sub(self.pool_idle),
+                pool_max: count(self.pool_max),
+                connections: count(self.pool_idle + self.pool_in_use),
+                idle: count(self.pool_idle),
+                in_use: count(self.pool_in_use),
             },
         }
     }
 }
 
-/// This process's resident memory, from /proc (Linux only; `None` elsewhere). `VmRSS` is
-/// in kibibytes whatever the page size (statm counts pages, which are 16 or 64 KiB on some
-/// machines).
-fn resident_memory() -> Option<u64> {
-    resident_memory_of("self")
-}
-
-/// The resident memory of process `pid` (or `self`), the same way.
-pub fn resident_memory_of(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    resident_from_status(&status)
-}
-
-fn resident_from_status(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// One metric family: its HELP and TYPE lines, then one sample per label set.
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {value}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    }
+/// The resident memory of process `pid`, in bytes, from procfs' reading of `VmRSS` (which
+/// is in kibibytes whatever the page size). `None` where there is no such process or no
+/// /proc.
+pub fn resident_memory_of(pid: u32) -> Option<u64> {
+    let pid = i32::try_from(pid).ok()?;
+    let status = procfs::process::Process::new(pid).ok()?.status().ok()?;
+    status.vmrss.map(|kib| kib * 1024)
 }
 
 fn round2(x: f64) -> f64 {
@@ -401,7 +413,6 @@ fn percentile(buckets: &[u64], q: f64) -> Option<f64> {
     }
     None
 }
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     #[serde(rename = "type")]
@@ -457,11 +468,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resident_memory_is_read_in_kibibytes_not_pages() {
-        let status = "Name:\tswitchboard\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\n";
-        assert_eq!(resident_from_status(status), Some(12345 * 1024));
-        assert_eq!(resident_from_status("Name: x\n"), None);
-        assert!(resident_memory().is_some_and(|b| b > 1024 * 1024));
+    fn resident_memory_is_read_for_this_process() {
+        assert!(resident_memory_of(std::process::id()).is_some_and(|b| b > 1024 * 1024));
+        assert_eq!(resident_memory_of(u32::MAX), None);
     }
 
     #[test]
@@ -481,5 +490,36 @@ mod tests {
         buckets[BUCKETS.len()] = 1;
         assert_eq!(percentile(&buckets, 0.5), Some(0.05));
         assert_eq!(percentile(&buckets, 1.0), Some(10_000.0));
+    }
+
+    #[test]
+    fn the_dashboard_reads_the_buckets_the_exposition_writes() {
+        let metrics = Metrics::new();
+        metrics.record_request(200, Duration::from_micros(50));
+        metrics.record_request(200, Duration::from_millis(2));
+        metrics.record_request(404, Duration::from_secs(20));
+        let families = metrics.latency.collect();
+        let h = families[0].get_metric()[0].get_histogram();
+        assert_eq!(h.get_sample_count(), 3);
+        let by_status: Vec<(String, f64)> = metrics
+            .requests
+            .collect()
+            .iter()
+            .flat_map(|f| f.get_metric())
+            .map(|m| {
+                (
+                    m.get_label()[0].value().to_owned(),
+                    m.get_counter().get_value(),
+                )
+            })
+            .collect();
+        assert!(
+            by_status.contains(&("200".to_owned(), 2.0)),
+            "{by_status:?}"
+        );
+        assert!(
+            by_status.contains(&("404".to_owned(), 1.0)),
+            "{by_status:?}"
+        );
     }
 }

@@ -121,9 +121,9 @@ async fn openapi_json(req: HttpRequest, doc: web::Data<OpenApiJson>) -> HttpResp
 /// `GET /metrics`: the Prometheus text format.
 async fn serve_metrics(metrics: web::Data<Metrics>, db: web::Data<Db>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(metrics.reading(&db).prometheus())
+        .body(metrics.exposition(&db))
 }
 
 /// A plain-HTTP server on `http_port` that answers everything with a 308 to the same path

@@ -157,7 +157,7 @@ impl Drop for OwnServer {
 
 /// The server's resident memory in bytes, from /proc (Linux).
 pub(crate) fn rss_of(pid: u32) -> Option<u64> {
-    crate::metrics::resident_memory_of(&pid.to_string())
+    crate::metrics::resident_memory_of(pid)
 }
 
 fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnServer, String)> {

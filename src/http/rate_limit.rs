@@ -141,9 +141,7 @@ impl KeyExtractor for ApiClient {
         if let Some(actor) = bearer {
             return Ok(Client::User(actor.user_id));
         }
-        client_address(req, &self.trusted)
-            .map(Client::Address)
-            .ok_or_else(|| AppError::BadRequest("the client address is unknown".to_owned()))
+        address_key(req, &self.trusted)
     }
 
     fn exceed_rate_limit_response(
@@ -173,9 +171,7 @@ impl KeyExtractor for CredentialClient {
         if !is_credential_route(req.method(), req.path()) {
             return Ok(Client::Exempt);
         }
-        client_address(req, &self.trusted)
-            .map(Client::Address)
-            .ok_or_else(|| AppError::BadRequest("the client address is unknown".to_owned()))
+        address_key(req, &self.trusted)
     }
 
     fn exceed_rate_limit_response(
@@ -189,6 +185,13 @@ impl KeyExtractor for CredentialClient {
     fn whitelisted_keys(&self) -> Vec<Client> {
         vec![Client::Exempt]
     }
+}
+
+/// The key of a request counted by where it comes from.
+fn address_key(req: &ServiceRequest, trusted: &[IpAddr]) -> Result<Client, AppError> {
+    client_address(req, trusted)
+        .map(Client::Address)
+        .ok_or_else(|| AppError::BadRequest("the client address is unknown".to_owned()))
 }
 
 pub type ApiGovernor = GovernorConfig<ApiClient, StateInformationMiddleware>;

@@ -377,3 +377,36 @@ async fn an_oauth_client_library_signs_in_refreshes_and_reads_every_error() {
         log_of(&output)
     );
 }
+
+/// `promtool check metrics` (Prometheus' own linter, from Debian's `prometheus` package) reads
+/// `/metrics` after traffic of every kind the registry counts: no lint finding at all.
+#[actix_web::test]
+async fn promtool_finds_nothing_to_lint_in_the_metrics() {
+    let mut probe = Command::new("promtool");
+    probe.arg("--version");
+    if lacks(&mut probe, "promtool (apt install prometheus)") {
+        return;
+    }
+    let app = spawn_app().await;
+    let (_, token) = app.user("promtool@example.com").await;
+    let mut ws = app.chat(&token).await;
+    ws.join("linted").await;
+    ws.say("linted", "one", "l").await;
+    ws.expect("message").await;
+    app.get("/api/v1/nothing-here").send().await;
+    let r = app.get("/metrics").send().await;
+    assert_eq!(r.status, 200);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &r.body).unwrap();
+    let mut check = Command::new("promtool");
+    check
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(file.path()).unwrap());
+    let output = run(check).await;
+    assert!(
+        output.status.success() && log_of(&output).trim().is_empty(),
+        "promtool check metrics:\n{}\non\n{}",
+        log_of(&output),
+        String::from_utf8_lossy(&r.body)
+    );
+}

@@ -86,6 +86,40 @@ async fn sees_present(ws: &mut WsClient, joined: &Value, user_id: i64) {
     }
 }
 
+/// Waits until `app` counts `n` open chat sessions (`/metrics`): a closed session has then
+/// told the chat server it is gone.
+async fn chat_sessions_reach(app: &TestApp, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = String::from_utf8(app.get("/metrics").send().await.body).unwrap();
+        let open = text
+            .lines()
+            .find_map(|l| l.strip_prefix("switchboard_ws_sessions{kind=\"chat\"} "))
+            .and_then(|v| v.parse::<i64>().ok());
+        if open == Some(n) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chat sessions stayed {open:?}, wanted {n}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The body of the next chat message; a presence frame before it fails the test.
+async fn message_not_departure(ws: &mut WsClient) -> Value {
+    loop {
+        match ws.next().await {
+            Received::Json(frame) if frame["type"] == "message" => return frame["body"].clone(),
+            Received::Json(frame) if frame["type"] == "presence" => {
+                panic!("a presence change arrived instead: {frame}")
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The next chat message frame, skipping presence and typing.
 async fn next_message(ws: &mut WsClient) -> Value {
     ws.until("message").await
@@ -164,20 +198,20 @@ async fn chat_presence_and_events_cross_instances_exactly_once() {
     let mut ada_on_b = b.chat(&ada).await;
     ada_on_b.join("bridge").await;
     ada_ws.close().await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // Once A's chat session is gone, its disconnect is queued at A's chat server, ahead of
+    // a message posted on A afterwards; the bridge keeps that order, so a wrong departure
+    // would reach Bob before the marker.
+    chat_sessions_reach(&a, 0).await;
+    let marker = a
+        .post("/api/v1/rooms/bridge/messages")
+        .bearer(&ada)
+        .json(&json!({"body": "after the close"}))
+        .send()
+        .await;
+    assert_eq!(marker.status, 201);
+    assert_eq!(message_not_departure(&mut bob_ws).await, "after the close");
     ada_on_b.say("bridge", "still here", "c2").await;
-    loop {
-        match bob_ws.next().await {
-            Received::Json(frame) if frame["type"] == "message" => {
-                assert_eq!(frame["body"], "still here");
-                break;
-            }
-            Received::Json(frame) if frame["type"] == "presence" => {
-                panic!("Ada is still present on B; got {frame}")
-            }
-            _ => {}
-        }
-    }
+    assert_eq!(message_not_departure(&mut bob_ws).await, "still here");
     ada_on_b.close().await;
     let left = bob_ws.until("presence").await;
     assert_eq!(left["left"]["id"], ada_id);
@@ -196,11 +230,17 @@ async fn chat_presence_and_events_cross_instances_exactly_once() {
     let created = bob_events.until("order_created").await;
     assert_eq!(created["order"]["id"], r.json()["id"]);
     assert_eq!(created["order"]["user_id"], bob_id);
-    // And a chat message while Bob is away from chat reaches his events on B.
-    bob_ws.close().await;
+    // And a chat message while Bob is away from chat reaches his events on B. B sends
+    // "Bob is offline" to its peers before "Bob left bridge", so once Ada on A sees him
+    // leave, A knows he is offline too.
     let mut ada_again = a.chat(&ada).await;
     ada_again.join("bridge").await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    bob_ws.close().await;
+    loop {
+        if ada_again.until("presence").await["left"]["id"] == bob_id {
+            break;
+        }
+    }
     ada_again.say("bridge", "are you there?", "c3").await;
     let notice = bob_events.until("chat_message").await;
     assert_eq!(notice["message"]["body"], "are you there?");
