@@ -1,8 +1,9 @@
-//! Checks run by real outside clients, from tests/e2e (Node.js): the chat page in two
-//! headless Chromium contexts (playwright-core), the GraphQL explorer and lab pages, and the GraphQL-over-HTTP conformance
-//! audits of the `graphql-http` package. They need Node.js and `npm ci` in tests/e2e (and
-//! Chromium for the browser); without them a test is skipped with a note, unless
-//! `TEST_E2E_REQUIRED` is set (as `.ci/run` does), when a missing tool is a failure.
+//! Checks run by real outside clients, from tests/e2e: the pages in headless Chromium
+//! (`@playwright/test` specs: chat, GraphiQL, lab, token renewal), the GraphQL-over-HTTP
+//! conformance audits of `graphql-http`, the reference graphql-ws client, and Python's
+//! checkers. They need Node.js and `npm ci` in tests/e2e (and Chromium for the browser);
+//! without them a test is skipped with a note, unless `TEST_E2E_REQUIRED` is set (as
+//! `.ci/run` does), when a missing tool is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,9 +89,39 @@ async fn node(script: &str, env: Vec<(&'static str, String)>) {
     );
 }
 
+/// The browser test package; its `playwright` runs the specs.
+const PLAYWRIGHT: &str = "@playwright/test";
+
+/// Runs one browser spec (`tests/e2e/<spec>`, playwright.config.mjs) against the server at
+/// `base_url`, with `env` for what the spec needs besides. Traces and screenshots of failed
+/// tests go to target/tmp/playwright/<spec>, which the failure message names.
+async fn playwright(spec: &str, base_url: &str, env: Vec<(&'static str, String)>) {
+    let output_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("playwright")
+        .join(spec.trim_end_matches(".spec.mjs"));
+    let mut command = Command::new(e2e_dir().join("node_modules/.bin/playwright"));
+    command
+        .current_dir(e2e_dir())
+        .args(["test", spec, "--config", "playwright.config.mjs"])
+        .env("BASE_URL", base_url)
+        .env("CHROMIUM", chromium())
+        .env("E2E_OUTPUT_DIR", &output_dir)
+        .env("FORCE_COLOR", "0")
+        .envs(env);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{spec} failed (traces and screenshots in {}):\n{}",
+        output_dir.display(),
+        log_of(&output)
+    );
+}
+
+/// Two people chat through /chat (desktop and phone), with private rooms, moderation, a
+/// reconnect and a session ended elsewhere, while an admin watches /dashboard.
 #[actix_web::test]
 async fn two_people_chat_through_the_chat_page_in_chromium() {
-    if missing("playwright-core", Some(&chromium())).is_some() {
+    if missing(PLAYWRIGHT, Some(&chromium())).is_some() {
         return;
     }
     let app = spawn_app().await;
@@ -105,33 +136,27 @@ async fn two_people_chat_through_the_chat_page_in_chromium() {
         .unwrap()
         .to_owned();
     let env = vec![
-        ("BASE_URL", app.address.clone()),
-        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
         ("ADMIN_EMAIL", admin_email),
         ("ADMIN_PASSWORD", PASSWORD.to_owned()),
     ];
-    node("chat.mjs", env).await;
+    playwright("chat.spec.mjs", &app.address, env).await;
 }
 
 /// The GraphQL explorer: docs from introspection, queries, errors, sign-in, a subscription.
 #[actix_web::test]
 async fn the_graphiql_page_explores_queries_and_subscriptions_in_chromium() {
-    if missing("playwright-core", Some(&chromium())).is_some() {
+    if missing(PLAYWRIGHT, Some(&chromium())).is_some() {
         return;
     }
     let app = spawn_app().await;
-    let env = vec![
-        ("BASE_URL", app.address.clone()),
-        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
-    ];
-    node("graphiql.mjs", env).await;
+    playwright("graphiql.spec.mjs", &app.address, Vec::new()).await;
 }
 
 /// The lab page: single requests per model and a live comparison drawn as a chart, on a
 /// server with the default API budget (live runs must not be throttled by it).
 #[actix_web::test]
 async fn the_lab_page_compares_the_models_live_in_chromium() {
-    if missing("playwright-core", Some(&chromium())).is_some() {
+    if missing(PLAYWRIGHT, Some(&chromium())).is_some() {
         return;
     }
     let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |args| {
@@ -142,11 +167,7 @@ async fn the_lab_page_compares_the_models_live_in_chromium() {
     .unwrap();
     let (_, admin) = app.admin().await;
     app.product(&admin, "LAB-1", 100, 1).await;
-    let env = vec![
-        ("BASE_URL", app.address.clone()),
-        ("CHROMIUM", chromium().to_string_lossy().into_owned()),
-    ];
-    node("lab.mjs", env).await;
+    playwright("lab.spec.mjs", &app.address, Vec::new()).await;
 }
 
 #[actix_web::test]
@@ -241,10 +262,10 @@ print('valid')";
 }
 
 /// The pages renew their sockets' tokens in-band (tokens live 8 s here), recover from a
-/// 4001 and sign out on a 4003 (tests/e2e/session.mjs).
+/// 4001 and sign out on a 4003 (tests/e2e/session.spec.mjs).
 #[actix_web::test]
 async fn the_pages_renew_their_sockets_tokens_in_chromium() {
-    if missing("playwright-core", Some(&chromium())).is_some() {
+    if missing(PLAYWRIGHT, Some(&chromium())).is_some() {
         return;
     }
     let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |args| {
@@ -252,15 +273,8 @@ async fn the_pages_renew_their_sockets_tokens_in_chromium() {
     })
     .await
     .unwrap();
-    node(
-        "session.mjs",
-        vec![
-            ("BASE_URL", app.address.clone()),
-            ("CHROMIUM", chromium().to_string_lossy().into_owned()),
-            ("ACCESS_TOKEN_TTL", "8".to_owned()),
-        ],
-    )
-    .await;
+    let env = vec![("ACCESS_TOKEN_TTL", "8".to_owned())];
+    playwright("session.spec.mjs", &app.address, env).await;
 }
 
 /// Autobahn|Testsuite's cases (kosoku, PyPI, which ships Autobahn's own case files) against

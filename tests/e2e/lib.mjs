@@ -1,46 +1,25 @@
-// What the browser tests (chat.mjs, session.mjs, graphiql.mjs, lab.mjs) share: settings from the
-// environment, the Chromium launch, steps, the problems that fail a test (uncaught page
-// errors, dialogs, console errors, CSP violations), screenshots, and the run that turns it
-// all into an exit status (0 on success, 1 on failure, with a watchdog).
+// What the browser specs (chat, session, graphiql, lab) share: the server's address, the
+// phone context, the in-page probes, the problems that fail a test (uncaught page errors,
+// dialogs, console errors, CSP violations) and optional screenshots. Chromium, timeouts and
+// failure artifacts are playwright.config.mjs's.
 //
-// Environment: BASE_URL (default http://127.0.0.1:8080), CHROMIUM (default /usr/bin/chromium),
-// SCREENSHOT_DIR (optional: PNGs of the pages are saved there).
+// Environment: BASE_URL (as the config), SCREENSHOT_DIR (optional: PNGs of the pages at the
+// points the specs name are saved there).
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { expect } from '@playwright/test';
 
+/** For requests made outside the pages (Node's fetch); pages use the config's baseURL. */
 export const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
 export const TIMEOUT = 10_000;
-export const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** A phone-sized browser context. */
 export const PHONE = { viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true };
 
-let currentStep = 'start';
-export const problems = []; // any is a failure
-
-export async function step(name, fn) {
-  currentStep = name;
-  const started = Date.now();
-  await fn();
-  console.log(`  ok  ${name} (${Date.now() - started} ms)`);
-}
-
-export function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
+/** A locator's elements whose whole text is `text` (whitespace as Playwright normalizes it). */
+export const exactly = (text) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 /** Saves a PNG of the page when SCREENSHOT_DIR is set (`fullPage`: all of it, from the top). */
 export async function shot(page, name, { fullPage = false } = {}) {
@@ -48,26 +27,6 @@ export async function shot(page, name, { fullPage = false } = {}) {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   if (fullPage) await page.evaluate(() => window.scrollTo(0, 0)).catch(() => {});
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage });
-}
-
-/**
- * Records a page's uncaught errors, dialogs (`dialogNote` says what one means) and console
- * errors as problems. Console errors are only printed with `consoleErrors: 'log'`;
- * `ignoreConsole(msg, url)` passes over expected ones; a missing favicon never counts.
- */
-export function watch(page, who, { dialogNote = '', consoleErrors = 'fail', ignoreConsole = () => false } = {}) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught error in the page: ${err.message}`));
-  page.on('dialog', async (dialog) => {
-    problems.push(`${who}: a ${dialog.type()} dialog opened (${dialog.message()})${dialogNote ? `: ${dialogNote}` : ''}`);
-    await dialog.dismiss().catch(() => {});
-  });
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location().url || '';
-    if (url.endsWith('/favicon.ico') || ignoreConsole(msg, url)) return;
-    if (consoleErrors === 'log') console.log(`  [${who} console] ${msg.text()}`);
-    else problems.push(`${who}: console error: ${msg.text()}`);
-  });
 }
 
 /** Records CSP violations in the page (window.__csp), from before any script of the page runs. */
@@ -118,65 +77,61 @@ export const SOCKET_PROBE = () => {
   };
 };
 
-/** Throws if anything went wrong so far, counting the CSP violations recorded in `pages`. */
-export async function assertNoProblems(pages = []) {
-  for (const [who, page] of pages) {
-    const csp = await page.evaluate(() => window.__csp || []).catch(() => []);
-    for (const v of csp) problems.push(`${who}: CSP violation: ${v}`);
+/**
+ * The pages of one spec file (they live across its serial tests) and what went wrong in
+ * them. `open` makes a page in a new context with the given init scripts (`probes`) and
+ * watches it; `check` fails the running test on any problem so far (a spec calls it after
+ * each test), counting the CSP violations the CSP probe recorded.
+ */
+export class Pages {
+  constructor() {
+    this.problems = [];
+    this.pages = [];
+    this.contexts = [];
   }
-  if (problems.length) throw new Error(problems.join('\n'));
-}
 
-/**
- * A page in a new browser context with the CSP probe, watched as `who` (with `watchOptions`),
- * added to `pages` (screenshots on failure, CSP checks).
- */
-export async function openPage(browser, pages, who, contextOptions, watchOptions) {
-  const ctx = await browser.newContext(contextOptions);
-  await ctx.addInitScript(CSP_PROBE);
-  const page = await ctx.newPage();
-  pages.push([who, page]);
-  watch(page, who, watchOptions);
-  page.setDefaultTimeout(TIMEOUT);
-  return page;
-}
+  async open(browser, who, contextOptions = {}, { probes = [CSP_PROBE], ...watchOptions } = {}) {
+    const ctx = await browser.newContext(contextOptions);
+    for (const probe of probes) await ctx.addInitScript(probe);
+    const page = await ctx.newPage();
+    this.contexts.push(ctx);
+    this.pages.push([who, page]);
+    this.watch(page, who, watchOptions);
+    page.setDefaultTimeout(TIMEOUT);
+    return page;
+  }
 
-/**
- * Runs `body(browser, pages)` in a fresh Chromium and exits: 0 when it returns (after
- * printing `PASS: <name> e2e`), 1 when it throws or takes more than `seconds`. On a failure,
- * each page in `pages` is saved as `<failurePrefix><its name>` (see shot and `fullPage`).
- */
-export function run({ name, seconds = 120, failurePrefix = 'failure-', fullPage = false }, body) {
-  const watchdog = setTimeout(() => {
-    console.error(`FAIL: the test did not finish within ${seconds} s (last step: ${currentStep})`);
-    process.exit(1);
-  }, seconds * 1000);
+  /**
+   * Records a page's uncaught errors, dialogs (`dialogNote` says what one means) and console
+   * errors as problems. Console errors are only printed with `consoleErrors: 'log'`;
+   * `ignoreConsole(msg, url)` passes over expected ones; a missing favicon never counts.
+   */
+  watch(page, who, { dialogNote = '', consoleErrors = 'fail', ignoreConsole = () => false } = {}) {
+    page.on('pageerror', (err) => this.problems.push(`${who}: uncaught error in the page: ${err.message}`));
+    page.on('dialog', async (dialog) => {
+      this.problems.push(`${who}: a ${dialog.type()} dialog opened (${dialog.message()})${dialogNote ? `: ${dialogNote}` : ''}`);
+      await dialog.dismiss().catch(() => {});
+    });
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const url = msg.location().url || '';
+      if (url.endsWith('/favicon.ico') || ignoreConsole(msg, url)) return;
+      if (consoleErrors === 'log') console.log(`  [${who} console] ${msg.text()}`);
+      else this.problems.push(`${who}: console error: ${msg.text()}`);
+    });
+  }
 
-  const main = async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-    const pages = [];
-    try {
-      await body(browser, pages);
-      console.log(`PASS: ${name} e2e`);
-      return 0;
-    } catch (err) {
-      console.error(`FAIL at step "${currentStep}": ${err && err.message ? err.message.split('\n')[0] : err}`);
-      if (problems.length) console.error(problems.map((p) => `  - ${p}`).join('\n'));
-      for (const [who, page] of pages) await shot(page, `${failurePrefix}${who}`, { fullPage }).catch(() => {});
-      return 1;
-    } finally {
-      await browser.close().catch(() => {});
+  async check() {
+    for (const [who, page] of this.pages) {
+      const csp = await page.evaluate(() => window.__csp || []).catch(() => []);
+      for (const v of csp) this.problems.push(`${who}: CSP violation: ${v}`);
+      await page.evaluate(() => window.__csp && window.__csp.splice(0)).catch(() => {});
     }
-  };
+    const found = this.problems.splice(0);
+    expect(found, 'uncaught errors, dialogs, console errors or CSP violations in the pages').toEqual([]);
+  }
 
-  main().then(
-    (code) => {
-      clearTimeout(watchdog);
-      process.exit(code);
-    },
-    (err) => {
-      console.error(`FAIL: ${err && err.stack ? err.stack : err}`);
-      process.exit(1);
-    },
-  );
+  async close() {
+    for (const ctx of this.contexts) await ctx.close().catch(() => {});
+  }
 }
