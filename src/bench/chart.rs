@@ -219,7 +219,7 @@ fn escape(text: &str) -> String {
 
 /// A round step near `x`: 1, 2, 2.5 or 5 times a power of ten.
 fn nice_step(x: f64) -> f64 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 1.0;
     }
     let e = 10f64.powf(x.log10().floor());
@@ -730,10 +730,10 @@ mod tests {
         assert!(svg.contains(
             "<title>Throughput vs. concurrency (10 ms of simulated I/O per request)</title>"
         ));
-        assert!(svg.contains("aria-label=\"async · 4 connections, 360.0 req/s"));
+        assert!(svg.contains("aria-label=\"async · 4 connections, 360 req/s"));
         // Hovering one model's point shows it first, then the others at that level.
         assert!(svg.contains(
-            "<title>4 connections\nblocking: 360.0 req/s · p50 5.50 · p99 11.0 ms\nsync: "
+            "<title>4 connections\nblocking: 360 req/s · p50 5.50 · p99 11.0 ms\nsync: "
         ));
         assert!(
             !svg.contains("class=\"legend-item"),

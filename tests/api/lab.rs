@@ -189,11 +189,9 @@ async fn the_lab_chart_is_the_benchs_svg_drawn_at_the_width_the_page_asks_for() 
     assert!(svg.contains("data-testid=\"ideal-line\""));
     // Each point says its figures (and, on hover, every model's at its level).
     assert!(svg.contains(
-        "aria-label=\"async · 4 connections, 360.0 req/s, p50 5.50 · p90 6.00 · p99 7.50 ms"
+        "aria-label=\"async · 4 connections, 360 req/s, p50 5.50 · p90 6.00 · p99 7.50 ms"
     ));
-    assert!(
-        svg.contains("<title>4 connections\nasync: 360.0 req/s · p50 5.50 · p99 7.50 ms\nsync: ")
-    );
+    assert!(svg.contains("<title>4 connections\nasync: 360 req/s · p50 5.50 · p99 7.50 ms\nsync: "));
     // No inline script or style: the page's CSP stays strict (chart.css styles it).
     assert!(!svg.contains("<script") && !svg.contains("<style") && !svg.contains("style="));
 
