@@ -1,7 +1,23 @@
 // switchboard chat: REST sign-in (OAuth2 password grant), then /ws/chat (docs/PROTOCOL.md).
 // No framework, no inline handlers, and user text only ever goes through textContent.
 
-import { $, el, svg, toast, AuthError, ApiError, LiveSocket, registerUser, Session } from '/static/session.js';
+import {
+  $,
+  el,
+  svg,
+  toast,
+  errorText,
+  formatFullTime,
+  formatShortTime,
+  okOrThrow,
+  sessionEndedText,
+  setConnStatus,
+  AuthError,
+  AuthForm,
+  ApiError,
+  LiveSocket,
+  Session,
+} from '/static/session.js';
 
 // ---------------------------------------------------------------- small helpers
 
@@ -21,106 +37,11 @@ function randomHex(bytes) {
 
 const newClientId = () => `c-${Date.now().toString(36)}-${randomHex(6)}`;
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
-
-function shortTime(date) {
-  if (Number.isNaN(date.getTime())) return '';
-  return date.toDateString() === new Date().toDateString() ? timeFmt.format(date) : dateTimeFmt.format(date);
-}
-
 // ---------------------------------------------------------------- REST session (tokens)
-// Shared with /dashboard and /graphiql: static/session.js.
+// Shared with /dashboard and /graphiql, as is the sign-in form: static/session.js.
 
 const session = new Session();
-
-// ---------------------------------------------------------------- sign-in form
-
-let authMode = 'signin';
-
-function setAuthMode(mode) {
-  authMode = mode;
-  const register = mode === 'register';
-  $('tab-signin').setAttribute('aria-selected', String(!register));
-  $('tab-register').setAttribute('aria-selected', String(register));
-  $('name-field').hidden = !register;
-  $('password-hint').hidden = !register;
-  $('signin').hidden = register;
-  $('register').hidden = !register;
-  $('password').autocomplete = register ? 'new-password' : 'current-password';
-  clearAuthErrors();
-}
-
-function clearAuthErrors() {
-  $('auth-error').hidden = true;
-  $('auth-error').textContent = '';
-  for (const span of document.querySelectorAll('#auth-form .field-error')) {
-    span.hidden = true;
-    span.textContent = '';
-  }
-  for (const input of document.querySelectorAll('#auth-form .input')) input.classList.remove('invalid');
-  $('password-hint').hidden = authMode !== 'register';
-}
-
-function showAuthErrors(message, fieldErrors = []) {
-  let shown = 0;
-  for (const { field, message: text } of fieldErrors) {
-    const span = document.querySelector(`#auth-form .field-error[data-for="${CSS.escape(field)}"]`);
-    const input = $(field);
-    if (!span || !input) continue;
-    span.textContent = text;
-    span.hidden = false;
-    input.classList.add('invalid');
-    if (field === 'password') $('password-hint').hidden = true;
-    shown += 1;
-  }
-  if (message && (shown === 0 || shown < fieldErrors.length || fieldErrors.length === 0)) {
-    $('auth-error').textContent = message;
-    $('auth-error').hidden = false;
-  }
-}
-
-function validateAuthForm(register) {
-  const errors = [];
-  const email = $('email').value.trim();
-  const password = $('password').value;
-  if (register && !$('name').value.trim()) errors.push({ field: 'name', message: 'Tell the others your name.' });
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) errors.push({ field: 'email', message: 'Enter an email address like name@example.com.' });
-  if (register ? [...password].length < 8 : password.length === 0) {
-    errors.push({ field: 'password', message: register ? 'Too short: use at least 8 characters.' : 'Enter your password.' });
-  }
-  return errors;
-}
-
-async function onAuthSubmit(event) {
-  event.preventDefault();
-  const register = authMode === 'register';
-  clearAuthErrors();
-  const invalid = validateAuthForm(register);
-  if (invalid.length) {
-    showAuthErrors('', invalid);
-    return;
-  }
-  const email = $('email').value.trim();
-  const password = $('password').value;
-  const button = register ? $('register') : $('signin');
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = register ? 'Creating account…' : 'Signing in…';
-  try {
-    if (register) await registerUser(email, $('name').value.trim(), password);
-    await session.signIn(email, password);
-    $('password').value = '';
-    await startChat();
-  } catch (e) {
-    if (e instanceof ApiError) showAuthErrors(e.message, e.problem.errors || []);
-    else showAuthErrors('The server cannot be reached. Try again in a moment.');
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
-  }
-}
+const authForm = new AuthForm(session, { onSignedIn: () => startChat() });
 
 // ---------------------------------------------------------------- chat state
 
@@ -226,16 +147,9 @@ function isModerator(name) {
 
 // ---------------------------------------------------------------- WebSocket connection
 
-function setStatus(state, text) {
-  const s = $('conn-status');
-  s.dataset.state = state;
-  s.textContent = text;
-  s.hidden = false;
-}
-
 const live = new LiveSocket(session, '/ws/chat', {
   onFrame: handleFrame,
-  onStatus: setStatus,
+  onStatus: setConnStatus,
   onClose: onDisconnected,
 });
 
@@ -265,36 +179,28 @@ function sendJoin(r) {
 
 // ---------------------------------------------------------------- server frames
 
+/** What each server frame type does; others are ignored. */
+const FRAME_HANDLERS = new Map([
+  ['ready', onReady],
+  ['joined', onJoined],
+  ['message', onMessage],
+  ['deleted', onDeleted],
+  ['presence', onPresence],
+  ['typing', onTyping],
+  ['history', onHistory],
+  ['left', onLeft],
+  ['error', onError],
+]);
+
 function handleFrame(f) {
-  switch (f.type) {
-    case 'ready':
-      return onReady(f);
-    case 'joined':
-      return onJoined(f);
-    case 'message':
-      return onMessage(f);
-    case 'deleted':
-      return onDeleted(f);
-    case 'presence':
-      return onPresence(f);
-    case 'typing':
-      return onTyping(f);
-    case 'history':
-      return onHistory(f);
-    case 'left':
-      return onLeft(f);
-    case 'error':
-      return onError(f);
-    default:
-      return undefined;
-  }
+  FRAME_HANDLERS.get(f.type)?.(f);
 }
 
 function onReady(f) {
   live.ready();
   if (f.user) me = { ...me, ...f.user };
   showWhoami();
-  setStatus('online', 'online');
+  setConnStatus('online', 'online');
   for (const r of rooms.values()) sendJoin(r);
   renderAll();
 }
@@ -492,7 +398,7 @@ async function createPrivateRoom(raw) {
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) toast(`#${name} already exists: pick another name for a private room.`, { code: 'CONFLICT' });
     else if (e instanceof ApiError) toast(e.message, { code: e.problem.code || `HTTP ${e.status}` });
-    else if (!(e instanceof AuthError)) toast('The server cannot be reached. Try again in a moment.', { kind: 'error' });
+    else if (!(e instanceof AuthError)) toast(errorText(e), { kind: 'error' });
     return false;
   } finally {
     button.disabled = false;
@@ -643,15 +549,7 @@ function onMessageListClick(event) {
 async function deleteMessage(r, id) {
   try {
     const resp = await session.fetch(`/api/v1/rooms/${encodeURIComponent(r.name)}/messages/${id}`, { method: 'DELETE' });
-    if (!resp.ok && resp.status !== 404) {
-      let problem = null;
-      try {
-        problem = await resp.json();
-      } catch {
-        /* no body */
-      }
-      throw new ApiError(resp.status, problem);
-    }
+    if (resp.status !== 404) await okOrThrow(resp); // already gone: as good as deleted
     r.messages.delete(id);
     if (rooms.get(current) === r) renderCurrent({});
   } catch (e) {
@@ -974,10 +872,10 @@ function messageItem(m, prev, moderator) {
 
   const meta = el('div', 'meta');
   meta.append(el('span', 'author', m.user ? m.user.name : 'someone'));
-  const time = el('time', '', shortTime(sent));
+  const time = el('time', '', formatShortTime(sent));
   if (!Number.isNaN(sent.getTime())) {
     time.dateTime = sent.toISOString();
-    time.title = fullFmt.format(sent);
+    time.title = formatFullTime(sent);
   }
   meta.append(time);
   const row = el('div', 'body-row');
@@ -1106,8 +1004,6 @@ function showWhoami() {
 
 // ---------------------------------------------------------------- views
 
-const ENDED = 'Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.';
-
 function showAuth(message) {
   live.stop();
   clearInterval(roomsTimer);
@@ -1123,9 +1019,7 @@ function showAuth(message) {
   $('whoami').hidden = true;
   $('conn-status').hidden = true;
   document.title = 'Chat · switchboard';
-  setAuthMode(authMode);
-  if (message) showAuthErrors(message);
-  $(authMode === 'register' ? 'name' : 'email').focus();
+  authForm.reset(message);
 }
 
 async function startChat() {
@@ -1134,7 +1028,7 @@ async function startChat() {
   } catch (e) {
     if (e instanceof AuthError || (e instanceof ApiError && e.status === 401)) {
       session.clear();
-      showAuth('Your session has ended: sign in again.');
+      showAuth(sessionEndedText('expired'));
       return;
     }
     me = null; // offline: the ready frame will tell us who we are
@@ -1179,9 +1073,6 @@ async function signOut() {
 // ---------------------------------------------------------------- wiring
 
 function init() {
-  $('tab-signin').addEventListener('click', () => setAuthMode('signin'));
-  $('tab-register').addEventListener('click', () => setAuthMode('register'));
-  $('auth-form').addEventListener('submit', onAuthSubmit);
   $('signout').addEventListener('click', signOut);
 
   $('join-form').addEventListener('submit', async (e) => {
@@ -1232,7 +1123,7 @@ function init() {
 
   // 'expired': the refresh token was refused (expired, or revoked a moment before the socket
   // heard of it); 'ended': the server closed the socket 4003.
-  session.onExpired = (reason) => showAuth(reason === 'ended' ? ENDED : 'Your session has ended: sign in again.');
+  session.onExpired = (reason) => showAuth(sessionEndedText(reason));
 
   if (session.signedIn) startChat();
   else showAuth();

@@ -4,43 +4,33 @@
 // No dependencies beyond the shared static/session.js (the binary embeds a fixed set of
 // files: src/http/assets.rs); user text goes through textContent only.
 
-import { $, el, svg, toast, ApiError, LiveSocket, Session } from '/static/session.js';
+import {
+  $,
+  el,
+  svg,
+  toast,
+  formatAxis,
+  formatClock,
+  formatDuration,
+  formatNumber as fmt,
+  isNum,
+  plural,
+  sessionEndedText,
+  setConnStatus,
+  AuthForm,
+  LiveSocket,
+  Session,
+} from '/static/session.js';
 
-const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const intFmt = new Intl.NumberFormat();
 const moneyFmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
-const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
-function fmt(v) {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  if (Number.isInteger(v)) return intFmt.format(v);
-  const a = Math.abs(v);
-  if (a >= 100) return intFmt.format(Math.round(v));
-  if (a >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
-
-function fmtAxis(v) {
-  if (v >= 1000) return `${+(v / 1000).toFixed(1)}k`;
-  return String(+v.toFixed(2));
-}
-
-function fmtUptime(s) {
-  s = Math.max(0, Math.floor(num(s)));
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d) return `${d}d ${h}h`;
-  if (h) return `${h}h ${m}m`;
-  if (m) return `${m}m ${s % 60}s`;
-  return `${s}s`;
-}
+const num = (v) => (isNum(v) ? v : 0);
 
 // ---------------------------------------------------------------- REST session (tokens)
-// Shared with /chat and /graphiql: static/session.js.
+// Shared with /chat and /graphiql, as is the sign-in form: static/session.js.
 
 const session = new Session();
+const authForm = new AuthForm(session, { onSignedIn: () => startDashboard() });
 
 // ---------------------------------------------------------------- line charts (SVG)
 
@@ -113,8 +103,8 @@ class LineChart {
     let peak = 0;
     for (const d of this.data) for (const v of d) if (v !== null && v > peak) peak = v;
     const max = this.fixedMax || Math.max(this.spec.minMax || 1, niceCeil(peak * 1.05));
-    this.axisTop.textContent = fmtAxis(max);
-    this.axisMid.textContent = fmtAxis(max / 2);
+    this.axisTop.textContent = formatAxis(max);
+    this.axisMid.textContent = formatAxis(max / 2);
     const step = 100 / (POINTS - 1);
     this.data.forEach((d, i) => {
       const offset = POINTS - d.length;
@@ -139,42 +129,24 @@ class LineChart {
 
 let charts = null;
 
+/** The charts: [id, title, series (label, colour class), options]. */
+const CHARTS = [
+  ['rps', 'HTTP requests per second', [['req/s', 's1']]],
+  ['latency', 'HTTP latency', [['p50', 's1'], ['p90', 's2'], ['p99', 's3']], { unit: 'ms' }],
+  ['ws', 'Active WebSocket sessions', [['chat', 's1'], ['events', 's2'], ['echo', 's4']], { minMax: 2 }],
+  ['mps', 'Chat messages per second', [['msg/s', 's1']]],
+  ['db', 'Database pool', [['in use', 's3'], ['idle', 's4']], { minMax: 2 }],
+];
+
 function buildCharts() {
   const parent = $('charts');
   parent.replaceChildren();
-  charts = {
-    rps: new LineChart(parent, { id: 'rps', title: 'HTTP requests per second', series: [{ label: 'req/s', cls: 's1' }] }),
-    latency: new LineChart(parent, {
-      id: 'latency',
-      title: 'HTTP latency',
-      unit: 'ms',
-      series: [
-        { label: 'p50', cls: 's1' },
-        { label: 'p90', cls: 's2' },
-        { label: 'p99', cls: 's3' },
-      ],
-    }),
-    ws: new LineChart(parent, {
-      id: 'ws',
-      title: 'Active WebSocket sessions',
-      minMax: 2,
-      series: [
-        { label: 'chat', cls: 's1' },
-        { label: 'events', cls: 's2' },
-        { label: 'echo', cls: 's4' },
-      ],
-    }),
-    mps: new LineChart(parent, { id: 'mps', title: 'Chat messages per second', series: [{ label: 'msg/s', cls: 's1' }] }),
-    db: new LineChart(parent, {
-      id: 'db',
-      title: 'Database pool',
-      minMax: 2,
-      series: [
-        { label: 'in use', cls: 's3' },
-        { label: 'idle', cls: 's4' },
-      ],
-    }),
-  };
+  charts = Object.fromEntries(
+    CHARTS.map(([id, title, series, options]) => [
+      id,
+      new LineChart(parent, { id, title, series: series.map(([label, cls]) => ({ label, cls })), ...options }),
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------- frames
@@ -207,15 +179,15 @@ function onMetrics(f) {
   $('t-ws').textContent = fmt(num(sessions.chat) + num(sessions.events) + num(sessions.echo));
   $('t-ws-split').textContent = `chat ${fmt(sessions.chat)} · events ${fmt(sessions.events)} · echo ${fmt(sessions.echo)}`;
   $('t-mps').textContent = fmt(ws.messages_per_s);
-  $('t-msg-total').textContent = `${fmt(ws.messages_total)} message${ws.messages_total === 1 ? '' : 's'} since start`;
+  $('t-msg-total').textContent = `${plural(ws.messages_total, 'message')} since start`;
   $('t-db').textContent = `${fmt(db.in_use)} / ${fmt(db.pool_max)}`;
   $('t-db-split').textContent = `in use of ${fmt(db.pool_max)} · ${fmt(db.idle)} idle, ${fmt(db.connections)} open`;
-  $('t-uptime').textContent = fmtUptime(f.uptime_s);
-  $('t-rooms').textContent = `${fmt(ws.rooms)} chat room${ws.rooms === 1 ? '' : 's'} active`;
+  $('t-uptime').textContent = formatDuration(f.uptime_s);
+  $('t-rooms').textContent = `${plural(ws.rooms, 'chat room')} active`;
 
   lastMetricsAt = Date.now();
   const at = new Date(f.at);
-  $('updated').textContent = `updated ${clockFmt.format(Number.isNaN(at.getTime()) ? new Date() : at)}`;
+  $('updated').textContent = `updated ${formatClock(Number.isNaN(at.getTime()) ? new Date() : at)}`;
 }
 
 const MAX_EVENTS = 50;
@@ -246,7 +218,7 @@ function onEvent(f) {
   list.querySelector('.empty')?.remove();
   const li = el('li');
   li.dataset.type = f.type;
-  const when = el('time', 'when', clockFmt.format(new Date()));
+  const when = el('time', 'when', formatClock(new Date()));
   const kind = el('span', 'kind', f.type);
   if (KNOWN_EVENTS.has(f.type)) kind.classList.add(f.type);
   li.append(when, kind, el('span', 'what', describe(f)));
@@ -258,7 +230,7 @@ function handleFrame(f) {
   switch (f.type) {
     case 'ready':
       live.ready();
-      setStatus('online', 'live');
+      setConnStatus('online', 'live');
       if (f.user) showWhoami(f.user);
       $('forbidden').hidden = f.dashboard !== false;
       $('metrics-area').hidden = f.dashboard === false;
@@ -277,16 +249,9 @@ function handleFrame(f) {
 
 // ---------------------------------------------------------------- connection
 
-function setStatus(state, text) {
-  const s = $('conn-status');
-  s.dataset.state = state;
-  s.textContent = text;
-  s.hidden = false;
-}
-
 const live = new LiveSocket(session, '/ws/events', {
   onFrame: handleFrame,
-  onStatus: setStatus,
+  onStatus: setConnStatus,
   onClose: (ev, wanted) => {
     if (wanted && ev.code === 1008) toast('The server closed the connection.', { code: '1008' });
   },
@@ -307,9 +272,7 @@ function showAuth(message) {
   $('signout').hidden = true;
   $('whoami').hidden = true;
   $('conn-status').hidden = true;
-  $('auth-error').hidden = !message;
-  $('auth-error').textContent = message || '';
-  $('email').focus();
+  authForm.reset(message);
 }
 
 function startDashboard() {
@@ -323,32 +286,6 @@ function startDashboard() {
   live.start();
 }
 
-async function onSubmit(event) {
-  event.preventDefault();
-  const email = $('email').value.trim();
-  const password = $('password').value;
-  $('auth-error').hidden = true;
-  if (!email || !password) {
-    $('auth-error').textContent = 'Enter your email and password.';
-    $('auth-error').hidden = false;
-    return;
-  }
-  const button = $('signin');
-  button.disabled = true;
-  button.textContent = 'Signing in…';
-  try {
-    await session.signIn(email, password);
-    $('password').value = '';
-    startDashboard();
-  } catch (e) {
-    $('auth-error').textContent = e instanceof ApiError ? e.message : 'The server cannot be reached. Try again in a moment.';
-    $('auth-error').hidden = false;
-  } finally {
-    button.disabled = false;
-    button.textContent = 'Sign in';
-  }
-}
-
 async function signOut() {
   live.stop();
   await session.signOut();
@@ -356,16 +293,10 @@ async function signOut() {
 }
 
 function init() {
-  $('auth-form').addEventListener('submit', onSubmit);
   $('signout').addEventListener('click', signOut);
   $('switch-account').addEventListener('click', signOut);
   // LiveSocket renews the token in-band, reconnects after 4001 and ends the session on 4003.
-  session.onExpired = (reason) =>
-    showAuth(
-      reason === 'ended'
-        ? 'Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.'
-        : 'Your session has ended: sign in again.',
-    );
+  session.onExpired = (reason) => showAuth(sessionEndedText(reason));
   setInterval(() => {
     if (!live.ws || !lastMetricsAt || $('metrics-area').hidden) return;
     const silent = Math.round((Date.now() - lastMetricsAt) / 1000);

@@ -10,13 +10,13 @@ import {
   $,
   toast,
   wsUrl,
+  sessionEndedText,
   AUTH_KEY,
   AuthError,
-  ApiError,
+  AuthForm,
   CLOSE_FORBIDDEN,
   CLOSE_SESSION_ENDED,
   CLOSE_TOKEN_EXPIRED,
-  registerUser,
   Session,
   TokenLease,
 } from '/static/session.js';
@@ -49,6 +49,7 @@ query Products($first: Int = 5, $after: String) {
 `;
 
 const session = new Session();
+const authForm = new AuthForm(session, { onSignedIn: () => onSessionChange() });
 
 // GraphiQL's own introspection query nests `ofType` deeper than the server's depth limit
 // (--graphql-max-depth, 12): the schema is read with four levels, enough for [[T!]!]!.
@@ -347,81 +348,23 @@ function renderAuth() {
 
 /** Signed in or out (here, by another page, or the session ended): new fetcher, new socket. */
 function onSessionChange(why) {
-  if (why === 'expired') toast('Your session has expired: sign in again.', { kind: 'warn' });
-  if (why === 'ended') toast('Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.', { kind: 'warn' });
+  if (why) toast(sessionEndedText(why), { kind: 'warn' });
   rebuild();
   loadMe();
 }
 
 // ---------------------------------------------------------------- sign-in panel
 
-let authMode = 'signin';
-
 function openAuthPanel() {
   $('auth-panel').hidden = false;
   $('auth-toggle').setAttribute('aria-expanded', 'true');
-  (authMode === 'register' ? $('name') : $('email')).focus();
+  authForm.focus();
 }
 
 function closeAuthPanel() {
   if ($('auth-panel').hidden) return;
   $('auth-panel').hidden = true;
   $('auth-toggle').setAttribute('aria-expanded', 'false');
-}
-
-function setAuthMode(mode) {
-  authMode = mode;
-  const register = mode === 'register';
-  $('tab-signin').setAttribute('aria-selected', String(!register));
-  $('tab-register').setAttribute('aria-selected', String(register));
-  $('name-field').hidden = !register;
-  $('password-hint').hidden = !register;
-  $('auth-title').textContent = register ? 'Create an account' : 'Sign in';
-  $('auth-submit').textContent = register ? 'Create account' : 'Sign in';
-  $('auth-submit').dataset.testid = register ? 'register' : 'signin';
-  $('password').autocomplete = register ? 'new-password' : 'current-password';
-  showAuthError('');
-}
-
-function showAuthError(text) {
-  $('auth-error').textContent = text;
-  $('auth-error').hidden = !text;
-}
-
-/** The server's message, followed by those of its field errors (this form shows no per-field errors). */
-function problemMessage(e) {
-  const p = e.problem;
-  const fields = p.error !== 'invalid_grant' && Array.isArray(p.errors) ? p.errors.map((x) => x && x.message).filter(Boolean) : [];
-  return fields.length ? `${e.message}: ${fields.join(' ')}` : e.message;
-}
-
-async function onAuthSubmit(event) {
-  event.preventDefault();
-  const register = authMode === 'register';
-  const email = $('email').value.trim();
-  const password = $('password').value;
-  const name = $('name').value.trim();
-  if (register && !name) return showAuthError('Enter a name.');
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) return showAuthError('Enter an email address like name@example.com.');
-  if (register ? [...password].length < 8 : !password) {
-    return showAuthError(register ? 'The password needs at least 8 characters.' : 'Enter your password.');
-  }
-  showAuthError('');
-  const button = $('auth-submit');
-  const label = button.textContent;
-  button.disabled = true;
-  button.textContent = register ? 'Creating account…' : 'Signing in…';
-  try {
-    if (register) await registerUser(email, name, password);
-    await session.signIn(email, password);
-    $('password').value = '';
-    onSessionChange();
-  } catch (e) {
-    showAuthError(e instanceof ApiError ? problemMessage(e) : 'The server cannot be reached. Try again in a moment.');
-  } finally {
-    button.disabled = false;
-    button.textContent = label;
-  }
 }
 
 async function onSignOut() {
@@ -437,9 +380,6 @@ async function onSignOut() {
 function init() {
   $('auth-toggle').addEventListener('click', () => ($('auth-panel').hidden ? openAuthPanel() : closeAuthPanel()));
   $('auth-close').addEventListener('click', closeAuthPanel);
-  $('tab-signin').addEventListener('click', () => setAuthMode('signin'));
-  $('tab-register').addEventListener('click', () => setAuthMode('register'));
-  $('auth-form').addEventListener('submit', onAuthSubmit);
   $('signout').addEventListener('click', onSignOut);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !$('auth-panel').hidden) {

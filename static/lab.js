@@ -1,126 +1,34 @@
 // switchboard lab: one request at a time on each model, the last `switchboard bench`
-// results, and a small comparison run live against this server. Charts are SVG built with
-// DOM calls; every server-provided string goes through textContent (the page runs under a
-// strict Content-Security-Policy: no inline scripts or styles).
+// results, and a small comparison run live against this server. The charts are drawn by the
+// server (POST /api/v1/lab/chart: the code that draws the bench's SVG file) and inserted
+// here; every server-provided string goes through textContent or an SVG document parsed as
+// such (the page runs under a strict Content-Security-Policy: no inline scripts or styles).
 
-import { $, el, svg } from '/static/session.js';
+import {
+  $,
+  el,
+  errorText,
+  formatBytes,
+  formatCount,
+  formatDateTime,
+  formatMs,
+  formatRate,
+  isNum,
+  plural,
+  request,
+  clearFieldErrors,
+  setFieldError,
+  ApiError,
+} from '/static/session.js';
 
 const MODELS = ['sync', 'blocking', 'async'];
-const MODEL_SERIES = { sync: 's3', blocking: 's2', async: 's1' };
 
-const intFmt = new Intl.NumberFormat('en-US');
-const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
-
-/** Requests per second: whole numbers once they are large. */
-function fmtRate(v) {
-  if (!isNum(v)) return '–';
-  if (Math.abs(v) >= 100) return intFmt.format(Math.round(v));
-  return v.toFixed(1);
-}
-
-/** Milliseconds with as many decimals as are meaningful. */
-function fmtMs(v) {
-  if (!isNum(v)) return '–';
-  const a = Math.abs(v);
-  if (a >= 1000) return intFmt.format(Math.round(v));
-  if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
-
-function fmtCount(v) {
-  return isNum(v) ? intFmt.format(v) : '–';
-}
-
-function fmtAxis(v) {
-  if (v >= 1_000_000) return `${+(v / 1_000_000).toFixed(1)}M`;
-  if (v >= 1000) return `${+(v / 1000).toFixed(1)}k`;
-  return String(+v.toFixed(2));
-}
-
-function fmtBytes(v) {
-  if (!isNum(v)) return String(v);
-  if (v >= 1024 * 1024) return `${(v / 1024 / 1024).toFixed(1)} MiB`;
-  if (v >= 1024) return `${(v / 1024).toFixed(1)} KiB`;
-  return `${Math.round(v)} B`;
-}
-
-/** A round step near `x`: 1, 2, 2.5 or 5 times a power of ten. */
-function niceStep(x) {
-  if (!(x > 0)) return 1;
-  const e = 10 ** Math.floor(Math.log10(x));
-  const f = x / e;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * e;
-}
-
-/** Linear ticks from 0 past `max`: about four round steps. */
-function linearTicks(max) {
-  const step = niceStep((max > 0 ? max : 1) / 4);
-  const ticks = [];
-  for (let v = 0; v < max + step * 0.999; v += step) ticks.push(v);
-  if (ticks.length < 2) ticks.push(step);
-  return ticks;
-}
-
-// ---------------------------------------------------------------- HTTP
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    super((problem && (problem.detail || problem.title)) || `Request failed (HTTP ${status})`);
-    this.status = status;
-    this.problem = problem || {};
-  }
-}
-
-class NetworkError extends Error {}
-
+/** A lab API call's JSON answer (never from the browser's cache: these are measurements). */
 async function api(url, init = {}) {
-  const headers = new Headers(init.headers);
-  headers.set('accept', 'application/json');
-  let resp;
-  try {
-    resp = await fetch(url, { ...init, headers, cache: 'no-store' });
-  } catch {
-    throw new NetworkError('The server cannot be reached. Is it running?');
-  }
-  let body = null;
-  try {
-    body = await resp.json();
-  } catch {
-    body = null;
-  }
-  if (!resp.ok) throw new ApiError(resp.status, body);
-  return body;
+  return (await request(url, { ...init, cache: 'no-store' })).json();
 }
 
 // ---------------------------------------------------------------- form helpers
-
-function setFieldError(form, field, message) {
-  const span = form.querySelector(`.field-error[data-for="${field}"]`);
-  const input = span && span.closest('.field') ? span.closest('.field').querySelector('.input') : null;
-  if (span) {
-    span.textContent = message || '';
-    span.hidden = !message;
-    if (span.id === '') span.id = `${form.id}-${field}-error`;
-  }
-  if (input) {
-    input.classList.toggle('invalid', Boolean(message));
-    if (message) {
-      input.setAttribute('aria-invalid', 'true');
-      const ids = new Set((input.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean));
-      ids.add(span.id);
-      input.setAttribute('aria-describedby', [...ids].join(' '));
-    } else {
-      input.removeAttribute('aria-invalid');
-    }
-  }
-}
-
-function clearFieldErrors(form) {
-  for (const span of form.querySelectorAll('.field-error')) setFieldError(form, span.dataset.for, '');
-}
 
 /** An integer from `raw` within [min, max], or null. */
 function intIn(raw, min, max) {
@@ -164,7 +72,7 @@ function renderReport(report, roundTripMs) {
   badge.textContent = model;
   badge.className = `model-badge m-${MODELS.includes(model) ? model : 'other'}`;
   $('r-work').textContent = report.work || '';
-  $('r-roundtrip').textContent = isNum(roundTripMs) ? `browser round trip ${fmtMs(roundTripMs)} ms` : '';
+  $('r-roundtrip').textContent = isNum(roundTripMs) ? `browser round trip ${formatMs(roundTripMs)} ms` : '';
 
   const thread = String(report.thread ?? '?');
   const handler = String(report.handler_thread ?? '?');
@@ -180,7 +88,7 @@ function renderReport(report, roundTripMs) {
 
   const t = report.timings_ms || {};
   const total = isNum(t.total) ? t.total : 0;
-  $('r-total').textContent = `handler total ${fmtMs(total)} ms`;
+  $('r-total').textContent = `handler total ${formatMs(total)} ms`;
   const parts = TIMING_PARTS.map(([key, label, cls]) => [key, key === 'working' && cpu ? 'computing' : label, cls, isNum(t[key]) ? t[key] : 0]);
   const span = Math.max(total + (isNum(t.before_handler) ? t.before_handler : 0), parts.reduce((s, p) => s + p[3], 0), 0.001);
   const bar = $('r-bar');
@@ -196,9 +104,9 @@ function renderReport(report, roundTripMs) {
     }
     const li = el('li', cls);
     li.dataset.part = key;
-    li.append(document.createTextNode(`${label} `), el('b', '', `${fmtMs(v)} ms`));
+    li.append(document.createTextNode(`${label} `), el('b', '', `${formatMs(v)} ms`));
     legend.append(li);
-    summary.push(`${label} ${fmtMs(v)} ms`);
+    summary.push(`${label} ${formatMs(v)} ms`);
   }
   bar.setAttribute('aria-label', `Timings: ${summary.join(', ')}`);
   $('r-json').textContent = JSON.stringify(report, null, 2);
@@ -223,9 +131,9 @@ function renderHistory() {
       modelCell,
       el('td', 'wrap hide-narrow', h.work),
       threadCell,
-      el('td', 'num', fmtMs(h.t.waiting_for_pool)),
-      el('td', 'num hide-narrow', fmtMs(h.t.working)),
-      el('td', 'num', fmtMs(h.t.total)),
+      el('td', 'num', formatMs(h.t.waiting_for_pool)),
+      el('td', 'num hide-narrow', formatMs(h.t.working)),
+      el('td', 'num', formatMs(h.t.total)),
     );
     body.append(tr);
   }
@@ -272,10 +180,10 @@ async function tryOne(model) {
     const report = await api(url);
     renderReport(report, performance.now() - started);
   } catch (e) {
-    if (e instanceof ApiError && Array.isArray(e.problem.errors)) {
-      for (const fe of e.problem.errors) setFieldError(form, fe.field === 'n' ? 'try-rounds' : 'try-ms', fe.message);
+    if (e instanceof ApiError) {
+      for (const fe of e.fieldErrors) setFieldError(form, fe.field === 'n' ? 'try-rounds' : 'try-ms', fe.message);
     }
-    showError($('try-error'), e instanceof ApiError && e.status === 429 ? `Rate limited by the server: ${e.message}` : e.message);
+    showError($('try-error'), e instanceof ApiError && e.status === 429 ? `Rate limited by the server: ${e.message}` : errorText(e));
   } finally {
     trying = false;
     for (const b of buttons) b.disabled = false;
@@ -285,21 +193,33 @@ async function tryOne(model) {
   }
 }
 
-// ---------------------------------------------------------------- chart
+// ---------------------------------------------------------------- chart (drawn by the server)
+
+const METRICS = [
+  ['rps', 'Throughput'],
+  ['p99', 'p99 latency'],
+];
+const MIN_WIDTH = 280; // what POST /lab/chart draws
+const MAX_WIDTH = 2000;
 
 const tip = () => $('tooltip');
 
-/** `title`, then one line per model at that concurrency (several can share a spot). */
-function showTip(target, title, rows) {
+/** A point's hover text (its level, then a line per model at that level) in the page's tooltip. */
+function showTip(point) {
+  const [title, ...rows] = (point.dataset.tip || '').split('\n');
   const box = tip();
   box.replaceChildren(el('strong', '', title));
   for (const row of rows) {
-    const line = el('span', `tip-row ${row.cls}${row.current ? ' current' : ''}`);
-    line.append(el('b', '', row.model), el('span', 'tip-text', row.text));
+    const at = row.indexOf(': ');
+    const model = row.slice(0, at);
+    const series = point.ownerSVGElement.querySelector(`.series[data-model="${CSS.escape(model)}"]`);
+    const colour = series ? [...series.classList].find((c) => /^s\d$/.test(c)) || '' : '';
+    const line = el('span', `tip-row ${colour}${model === point.dataset.model ? ' current' : ''}`);
+    line.append(el('b', '', model), el('span', 'tip-text', row.slice(at + 2)));
     box.append(line);
   }
   box.hidden = false;
-  const r = target.getBoundingClientRect();
+  const r = point.querySelector('.dot').getBoundingClientRect();
   const w = box.offsetWidth;
   const h = box.offsetHeight;
   let left = r.left + r.width / 2 - w / 2;
@@ -314,44 +234,26 @@ function hideTip() {
   tip().hidden = true;
 }
 
-const METRICS = {
-  rps: {
-    label: 'Throughput',
-    axis: 'requests / s',
-    value: (r) => r.summary.per_second,
-    fmt: (v) => `${fmtRate(v)} req/s`,
-    log: false,
-  },
-  p99: {
-    label: 'p99 latency',
-    axis: 'p99 latency, ms (log scale)',
-    value: (r) => r.summary.p99_ms,
-    fmt: (v) => `p99 ${fmtMs(v)} ms`,
-    log: true,
-  },
-};
-
 /**
- * One line per lab model: `metric` against concurrency (log2 x axis).
- * Redrawn at the container's width, so text stays readable on a phone.
+ * The chart of `runs` (throughput or p99 against concurrency, a line per model), as the server
+ * draws it at this box's width: drawn again when the width changes, so text keeps its size on
+ * a phone. The caption, legend and tooltip are taken from the SVG.
  */
 class LabChart {
-  constructor(parent, runs, { ms, idPrefix }) {
+  constructor(parent, runs, { idPrefix }) {
     this.runs = runs;
-    this.ms = ms;
     this.metric = 'rps';
     this.card = el('figure', 'lab-chart');
     this.card.dataset.testid = `${idPrefix}-figure`;
 
     const head = el('div', 'lab-chart-head');
-    const caption = el('figcaption', 'lab-chart-title');
-    this.caption = caption;
+    this.caption = el('figcaption', 'lab-chart-title');
     const toggle = el('div', 'segmented');
     toggle.setAttribute('role', 'group');
     toggle.setAttribute('aria-label', 'What to plot');
     this.buttons = {};
-    for (const [key, m] of Object.entries(METRICS)) {
-      const b = el('button', 'seg-btn', m.label);
+    for (const [key, label] of METRICS) {
+      const b = el('button', 'seg-btn', label);
       b.type = 'button';
       b.dataset.metric = key;
       b.dataset.testid = `${idPrefix}-metric-${key}`;
@@ -362,7 +264,7 @@ class LabChart {
       toggle.append(b);
       this.buttons[key] = b;
     }
-    head.append(caption, toggle);
+    head.append(this.caption, toggle);
 
     this.legend = el('ul', 'legend lab-legend');
     this.box = el('div', 'lab-chart-box');
@@ -370,194 +272,63 @@ class LabChart {
     parent.append(this.card);
 
     this.width = 0;
+    this.drawing = 0; // the latest drawing asked for: older answers are dropped
     this.observer = new ResizeObserver(() => {
       const w = Math.floor(this.box.clientWidth);
       if (w > 0 && w !== this.width) this.draw();
     });
     this.observer.observe(this.box);
-    this.draw();
   }
 
   destroy() {
     this.observer.disconnect();
+    this.drawing += 1;
   }
 
-  /** Every model's figures at concurrency `c`, the hovered one first. */
-  tipRows(c, current) {
-    const order = [current, ...MODELS.filter((m) => m !== current)];
-    return order
-      .map((model) => this.runs.find((r) => r.case === model && r.concurrency === c))
-      .filter(Boolean)
-      .map((r) => {
-        const s = r.summary;
-        const errors = isNum(s.errors) && s.errors > 0 ? ` · ${fmtCount(s.errors)} errors` : '';
-        return {
-          model: r.case,
-          cls: MODEL_SERIES[r.case],
-          current: r.case === current,
-          text: `${fmtRate(s.per_second)} req/s · p50 ${fmtMs(s.p50_ms)} · p99 ${fmtMs(s.p99_ms)} ms${errors}`,
-        };
-      });
-  }
-
-  draw() {
-    const metric = METRICS[this.metric];
+  /** Asks the server for the chart and shows it; resolves once it is shown (or has failed). */
+  async draw() {
     for (const [key, b] of Object.entries(this.buttons)) b.setAttribute('aria-pressed', String(key === this.metric));
-    this.caption.textContent =
-      this.metric === 'rps'
-        ? `Throughput vs. concurrency${isNum(this.ms) ? ` (${this.ms} ms of simulated I/O per request)` : ''}`
-        : `p99 latency vs. concurrency${isNum(this.ms) ? ` (${this.ms} ms of simulated I/O per request)` : ''}`;
-
-    const W = Math.max(280, Math.floor(this.box.clientWidth) || 640);
     this.width = Math.floor(this.box.clientWidth);
-    const H = Math.round(Math.min(360, Math.max(230, W * 0.48)));
-    const narrow = W < 480;
-    const pad = { left: narrow ? 46 : 60, right: narrow ? 14 : 24, top: 14, bottom: 46 };
-    const pw = W - pad.left - pad.right;
-    const ph = H - pad.top - pad.bottom;
-
-    const levels = [...new Set(this.runs.map((r) => r.concurrency))].filter((c) => c > 0).sort((a, b) => a - b);
-    const lo = Math.log2(levels[0] || 1);
-    const hi = Math.log2(levels[levels.length - 1] || 1);
-    const x = (c) => (hi === lo ? pad.left + pw / 2 : pad.left + ((Math.log2(c) - lo) / (hi - lo)) * pw);
-
-    const values = this.runs.map(metric.value).filter((v) => isNum(v) && (!metric.log || v > 0));
-    let y;
-    let ticks;
-    if (metric.log) {
-      const minV = values.length ? Math.min(...values) : 1;
-      const maxV = values.length ? Math.max(...values) : 10;
-      const dLo = Math.floor(Math.log10(minV));
-      const dHi = Math.max(dLo + 1, Math.ceil(Math.log10(maxV)));
-      y = (v) => pad.top + ph - ((Math.log10(Math.max(v, 10 ** dLo)) - dLo) / (dHi - dLo)) * ph;
-      ticks = [];
-      for (let d = dLo; d <= dHi; d += 1) ticks.push(10 ** d);
-    } else {
-      ticks = linearTicks(Math.max(...values, 1) * 1.05);
-      const max = ticks[ticks.length - 1];
-      y = (v) => pad.top + ph - (v / max) * ph; // the ideal line may pass the top: clipped
+    const width = Math.max(MIN_WIDTH, Math.min(MAX_WIDTH, this.width || 640));
+    const drawing = ++this.drawing;
+    let root;
+    try {
+      const resp = await request('/api/v1/lab/chart', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'image/svg+xml' },
+        body: JSON.stringify({ metric: this.metric, width, runs: this.runs }),
+      });
+      const doc = new DOMParser().parseFromString(await resp.text(), 'image/svg+xml');
+      root = doc.documentElement.localName === 'svg' ? document.importNode(doc.documentElement, true) : null;
+      if (!root) throw new Error('The server sent no chart.');
+    } catch (e) {
+      if (drawing !== this.drawing) return;
+      this.box.replaceChildren(el('p', 'form-error', `The chart cannot be drawn: ${e instanceof ApiError || !(e instanceof Error) ? errorText(e) : e.message}`));
+      return;
     }
-
-    const root = svg('svg', {
-      width: W,
-      height: H,
-      viewBox: `0 0 ${W} ${H}`,
-      role: 'img',
-      class: 'lab-svg',
-      'data-metric': this.metric,
-    });
-    root.append(svg('title', {}, `${this.caption.textContent}, one line per model; the table below has the numbers.`));
-
-    const clipId = `clip-${Math.random().toString(36).slice(2, 9)}`;
-    const defs = svg('defs');
-    const clip = svg('clipPath', { id: clipId });
-    clip.append(svg('rect', { x: pad.left, y: pad.top - 4, width: pw, height: ph + 4 }));
-    defs.append(clip);
-    root.append(defs);
-
-    const grid = svg('g', { class: 'grid-lines' });
-    for (const v of ticks) {
-      const ty = y(v);
-      grid.append(svg('line', { x1: pad.left, x2: pad.left + pw, y1: ty, y2: ty, class: 'gridline' }));
-      grid.append(svg('text', { x: pad.left - 8, y: ty + 4, class: 'tick', 'text-anchor': 'end' }, fmtAxis(v)));
+    if (drawing !== this.drawing) return;
+    this.caption.textContent = root.querySelector(':scope > title')?.textContent || '';
+    for (const point of root.querySelectorAll('.point')) {
+      // The tooltip below shows the point's <title>; kept there, the browser would show its own too.
+      const title = point.querySelector(':scope > title');
+      point.dataset.tip = title ? title.textContent : '';
+      title?.remove();
+      const show = () => showTip(point);
+      point.addEventListener('pointerenter', show);
+      point.addEventListener('focus', show);
+      point.addEventListener('click', show);
+      point.addEventListener('pointerleave', hideTip);
+      point.addEventListener('blur', hideTip);
     }
-    for (const c of levels) {
-      const tx = x(c);
-      grid.append(svg('line', { x1: tx, x2: tx, y1: pad.top + ph, y2: pad.top + ph + 5, class: 'axisline' }));
-      grid.append(svg('text', { x: tx, y: pad.top + ph + 19, class: 'tick', 'text-anchor': 'middle' }, c));
-    }
-    grid.append(svg('line', { x1: pad.left, x2: pad.left + pw, y1: pad.top + ph, y2: pad.top + ph, class: 'axisline' }));
-    grid.append(svg('line', { x1: pad.left, x2: pad.left, y1: pad.top, y2: pad.top + ph, class: 'axisline' }));
-    grid.append(
-      svg(
-        'text',
-        { x: pad.left + pw / 2, y: H - 6, class: 'axis-label', 'text-anchor': 'middle' },
-        'concurrency (connections, log scale)',
-      ),
-    );
-    const yl = svg('text', { x: 0, y: 0, class: 'axis-label', 'text-anchor': 'middle', transform: `translate(12 ${pad.top + ph / 2}) rotate(-90)` }, metric.axis);
-    grid.append(yl);
-    root.append(grid);
-
-    const plot = svg('g', { 'clip-path': `url(#${clipId})` });
-    root.append(plot);
-
-    // The ceiling a perfectly concurrent server would reach: c requests in flight, each
-    // taking `ms` milliseconds.
-    const legendItems = [];
-    if (this.metric === 'rps') {
-      const ideal = levels
-        .map((c) => {
-          const r = this.runs.find((run) => run.concurrency === c && run.extra && isNum(run.extra.ideal_per_second));
-          return r && r.extra.ideal_per_second > 0 ? [c, r.extra.ideal_per_second] : null;
-        })
-        .filter(Boolean);
-      if (ideal.length) {
-        plot.append(
-          svg('polyline', {
-            class: 'ideal',
-            points: ideal.map(([c, v]) => `${x(c).toFixed(1)},${y(v).toFixed(1)}`).join(' '),
-            'data-testid': 'ideal-line',
-          }),
-        );
-        legendItems.push(['ideal', 'ideal: c × 1000 / ms']);
-      }
-    }
-
-    const points = svg('g', { class: 'points' });
-    for (const model of MODELS) {
-      const mine = this.runs
-        .filter((r) => r.case === model && isNum(metric.value(r)))
-        .sort((a, b) => a.concurrency - b.concurrency);
-      if (!mine.length) continue;
-      legendItems.push([model, model]);
-      plot.append(
-        svg('polyline', {
-          class: `series ${MODEL_SERIES[model]}`,
-          'data-model': model,
-          points: mine.map((r) => `${x(r.concurrency).toFixed(1)},${y(metric.value(r)).toFixed(1)}`).join(' '),
-        }),
-      );
-      for (const r of mine) {
-        const v = metric.value(r);
-        const s = r.summary;
-        const lines = [
-          `${model} · ${r.concurrency} connection${r.concurrency === 1 ? '' : 's'}`,
-          `${fmtRate(s.per_second)} req/s`,
-          `p50 ${fmtMs(s.p50_ms)} · p90 ${fmtMs(s.p90_ms)} · p99 ${fmtMs(s.p99_ms)} ms`,
-          `${fmtCount(s.errors)} error${s.errors === 1 ? '' : 's'} · ${fmtCount(s.count)} requests`,
-        ];
-        const title = `${r.concurrency} connection${r.concurrency === 1 ? '' : 's'}`;
-        const g = svg('g', {
-          class: `point ${MODEL_SERIES[model]}`,
-          tabindex: 0,
-          role: 'img',
-          'data-model': model,
-          'data-concurrency': r.concurrency,
-          'data-value': v,
-          'aria-label': lines.join(', '),
-        });
-        const cx = x(r.concurrency).toFixed(1);
-        const cy = y(v).toFixed(1);
-        g.append(svg('circle', { cx, cy, r: 13, class: 'hit' }), svg('circle', { cx, cy, r: 4.5, class: 'dot' }));
-        const show = () => showTip(g.lastChild, title, this.tipRows(r.concurrency, model));
-        g.addEventListener('pointerenter', show);
-        g.addEventListener('focus', show);
-        g.addEventListener('click', show);
-        g.addEventListener('pointerleave', hideTip);
-        g.addEventListener('blur', hideTip);
-        points.append(g);
-      }
-    }
-    root.append(points);
-    this.box.replaceChildren(root);
-
     this.legend.replaceChildren();
-    for (const [key, label] of legendItems) {
-      const li = el('li', key === 'ideal' ? 'ideal' : MODEL_SERIES[key], label);
-      li.dataset.model = key;
+    for (const item of root.querySelectorAll('[data-label]')) {
+      const model = item.dataset.model || 'ideal';
+      const colour = model === 'ideal' ? 'ideal' : [...item.classList].find((c) => /^s\d$/.test(c)) || '';
+      const li = el('li', colour, item.dataset.label);
+      li.dataset.model = model;
       this.legend.append(li);
     }
+    this.box.replaceChildren(root);
   }
 }
 
@@ -589,8 +360,18 @@ function cell(text, cls) {
   return el('td', cls || '', text);
 }
 
+/** A run's rate and latency percentiles (p90 only on wide screens). */
+function figureCells(s) {
+  return [
+    cell(formatRate(s.per_second), 'num rps'),
+    cell(formatMs(s.p50_ms), 'num'),
+    cell(formatMs(s.p90_ms), 'num hide-narrow'),
+    cell(formatMs(s.p99_ms), 'num'),
+  ];
+}
+
 function errorCell(errors) {
-  const td = cell(fmtCount(errors), 'num');
+  const td = cell(formatCount(errors), 'num');
   if (isNum(errors) && errors > 0) td.classList.add('bad');
   return td;
 }
@@ -608,12 +389,9 @@ function labTable(runs, testid) {
     const s = r.summary || {};
     tr.append(
       m,
-      cell(fmtCount(r.concurrency), 'num'),
-      cell(fmtRate(s.per_second), 'num rps'),
-      cell(fmtMs(s.p50_ms), 'num'),
-      cell(fmtMs(s.p90_ms), 'num hide-narrow'),
-      cell(fmtMs(s.p99_ms), 'num'),
-      cell(fmtMs(s.max_ms), 'num hide-narrow'),
+      cell(formatCount(r.concurrency), 'num'),
+      ...figureCells(s),
+      cell(formatMs(s.max_ms), 'num hide-narrow'),
       errorCell(s.errors),
     );
     return tr;
@@ -640,7 +418,7 @@ function extraNotes(extra) {
   for (const [k, v] of Object.entries(extra)) {
     if (k === 'ms' || k === 'ideal_per_second') continue;
     const name = k.replace(/_bytes$/, '').replace(/_/g, ' ');
-    const value = k.endsWith('bytes') || k === 'bytes_per_connection' ? fmtBytes(v) : isNum(v) ? fmtCount(v) : String(v);
+    const value = k.endsWith('bytes') || k === 'bytes_per_connection' ? formatBytes(v) : isNum(v) ? formatCount(v) : String(v);
     notes.push(`${name} ${value}`);
   }
   return notes.join(' · ');
@@ -654,11 +432,8 @@ function otherTable(runs) {
     tr.append(
       cell(r.scenario, 'strong'),
       cell(r.case),
-      cell(fmtCount(r.concurrency), 'num'),
-      cell(fmtRate(s.per_second), 'num rps'),
-      cell(fmtMs(s.p50_ms), 'num'),
-      cell(fmtMs(s.p90_ms), 'num hide-narrow'),
-      cell(fmtMs(s.p99_ms), 'num'),
+      cell(formatCount(r.concurrency), 'num'),
+      ...figureCells(s),
       errorCell(s.errors),
       cell(extraNotes(r.extra), 'notes'),
     );
@@ -679,7 +454,7 @@ function errorNote(runs) {
   const note = el(
     'p',
     'run-warning',
-    `${fmtCount(failed)} of ${fmtCount(failed + ok)} requests failed (an HTTP error such as 429 from the server's rate limit, ` +
+    `${formatCount(failed)} of ${formatCount(failed + ok)} requests failed (an HTTP error such as 429 from the server's rate limit, ` +
       'or a dropped connection): req/s counts the successful ones only, so these numbers understate what the models can do.',
   );
   note.setAttribute('role', 'note');
@@ -691,10 +466,6 @@ function validRun(r) {
   return r && typeof r === 'object' && typeof r.scenario === 'string' && r.summary && typeof r.summary === 'object';
 }
 
-function labMs(runs) {
-  const ms = runs.map((r) => r.extra && r.extra.ms).filter(isNum);
-  return ms.length && ms.every((v) => v === ms[0]) ? ms[0] : null;
-}
 
 // ---------------------------------------------------------------- last bench results
 
@@ -723,24 +494,24 @@ async function loadResults() {
       $('results-missing').hidden = false;
       return;
     }
-    renderResults(results);
+    await renderResults(results);
   } catch (e) {
     $('results-body').hidden = true;
-    showError($('results-error'), `Could not load the results: ${e.message}`);
+    showError($('results-error'), `Could not load the results: ${errorText(e)}`);
   } finally {
     $('results-loading').hidden = true;
     btn.disabled = false;
   }
 }
 
-function renderResults(results) {
+async function renderResults(results) {
   const runs = Array.isArray(results && results.runs) ? results.runs.filter(validRun) : [];
   const lab = runs.filter((r) => r.scenario === 'lab');
   const other = runs.filter((r) => r.scenario !== 'lab');
 
   const meta = [];
   const at = new Date(results.started_at);
-  if (!Number.isNaN(at.getTime())) meta.push(`Run ${dateFmt.format(at)}`);
+  if (!Number.isNaN(at.getTime())) meta.push(`Run ${formatDateTime(at)}`);
   if (results.target) meta.push(`against ${results.target}`);
   if (results.machine && isNum(results.machine.cpus)) meta.push(`${results.machine.cpus} CPUs${results.machine.os ? ` (${results.machine.os})` : ''}`);
   const settings = results.settings || {};
@@ -755,7 +526,7 @@ function renderResults(results) {
   chartBox.replaceChildren();
   $('results-table').replaceChildren();
   if (lab.length) {
-    resultsChart = new LabChart(chartBox, lab, { ms: labMs(lab) ?? settings.lab_ms, idPrefix: 'results' });
+    resultsChart = new LabChart(chartBox, lab, { idPrefix: 'results' });
     const warning = errorNote(lab);
     if (warning) $('results-table').append(warning);
     $('results-table').append(labTable(lab, 'results-runs'));
@@ -768,8 +539,9 @@ function renderResults(results) {
   $('results-body').hidden = false;
 
   if (isNum(settings.workers)) {
-    $('workers-note').textContent = `The last bench ran its server with ${settings.workers} HTTP worker thread${settings.workers === 1 ? '' : 's'}; a server started without --workers runs one per CPU core.`;
+    $('workers-note').textContent = `The last bench ran its server with ${plural(settings.workers, 'HTTP worker thread')}; a server started without --workers runs one per CPU core.`;
   }
+  if (resultsChart) await resultsChart.draw(); // now that its box is shown, and has a width
 }
 
 // ---------------------------------------------------------------- live comparison
@@ -827,7 +599,7 @@ async function runLive(event) {
   const tick = () => {
     const elapsed = (performance.now() - started) / 1000;
     bar.value = Math.min(97, (elapsed / estimate) * 100);
-    label.textContent = `Running ${MODELS.length} models × ${body.concurrency.length} level${body.concurrency.length === 1 ? '' : 's'}: ${elapsed.toFixed(1)} s of about ${estimate.toFixed(1)} s`;
+    label.textContent = `Running ${MODELS.length} models × ${plural(body.concurrency.length, 'level')}: ${elapsed.toFixed(1)} s of about ${estimate.toFixed(1)} s`;
   };
   tick();
   const timer = setInterval(tick, 100);
@@ -839,12 +611,12 @@ async function runLive(event) {
     });
     const runs = Array.isArray(answer && answer.runs) ? answer.runs.filter(validRun) : [];
     const elapsed = (performance.now() - started) / 1000;
-    renderLive(runs, body, elapsed);
+    await renderLive(runs, body, elapsed);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 400 && Array.isArray(e.problem.errors) && e.problem.errors.length) {
+    if (e instanceof ApiError && e.status === 400 && e.fieldErrors.length) {
       const fields = [];
-      for (const fe of e.problem.errors) {
-        const field = String(fe.field || '').replace(/\[\d+\]$/, '');
+      for (const fe of e.fieldErrors) {
+        const field = fe.field.replace(/\[\d+\]$/, '');
         setFieldError(form, field, fe.message);
         fields.push(`${field}: ${fe.message}`);
       }
@@ -854,7 +626,7 @@ async function runLive(event) {
     } else if (e instanceof ApiError && e.status === 429) {
       showError($('live-error'), `Rate limited by the server: ${e.message}`);
     } else {
-      showError($('live-error'), e.message);
+      showError($('live-error'), errorText(e));
     }
   } finally {
     clearInterval(timer);
@@ -863,7 +635,7 @@ async function runLive(event) {
   }
 }
 
-function renderLive(runs, body, elapsed) {
+async function renderLive(runs, body, elapsed) {
   const lab = runs.filter((r) => r.scenario === 'lab');
   $('live-meta').textContent =
     `${body.ms} ms of simulated I/O · ${body.concurrency.join(', ')} connections · ${body.seconds} s per case · finished in ${elapsed.toFixed(1)} s (${new Date().toLocaleTimeString()})`;
@@ -876,10 +648,11 @@ function renderLive(runs, body, elapsed) {
     $('live-chart').append(el('p', 'muted', 'The server returned no runs.'));
     return;
   }
-  liveChart = new LabChart($('live-chart'), lab, { ms: body.ms, idPrefix: 'live' });
+  liveChart = new LabChart($('live-chart'), lab, { idPrefix: 'live' });
   const warning = errorNote(lab);
   if (warning) $('live-table').append(warning);
   $('live-table').append(labTable(lab, 'live-runs'));
+  await liveChart.draw();
 }
 
 // ---------------------------------------------------------------- start

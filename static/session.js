@@ -1,83 +1,28 @@
-// switchboard pages' shared module (ES module, no side effects on import): small DOM helpers,
-// toasts, and the signed-in REST session. /chat, /dashboard and /graphiql share one session
-// (one sessionStorage key, one token format, the same refresh rules), so it is kept here.
-// Server and user text only ever goes through textContent.
+// switchboard pages' shared module (ES module, no side effects on import): what /chat,
+// /dashboard, /graphiql and /lab share comes from here. This file holds the signed-in REST
+// session (one sessionStorage key, one token format, the same refresh rules on every page)
+// and its sockets; it re-exports the DOM helpers (dom.js), number and time formatting
+// (format.js), fetch with problem+json errors (http.js) and the sign-in form
+// (auth-form.js), so a page imports this one module.
 
-// ---------------------------------------------------------------- small helpers
+import { wsUrl } from '/static/dom.js';
+import { okOrThrow, readProblem, request, send, ApiError, AuthError } from '/static/http.js';
 
-export const $ = (id) => document.getElementById(id);
-
-export function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-export function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
-
-/** A short notice in the page's #toasts box (at most four at a time). */
-export function toast(text, { kind = 'warn', code = '', ms = 5000 } = {}) {
-  const box = $('toasts');
-  const t = el('div', `toast ${kind}`);
-  t.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  if (code) t.append(el('span', 'code', code));
-  t.append(document.createTextNode(text));
-  box.append(t);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => t.remove(), ms);
-}
-
-/** The ws:/wss: URL of a path on this server. */
-export function wsUrl(path) {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
-}
+export * from '/static/dom.js';
+export * from '/static/format.js';
+export * from '/static/http.js';
+export { AuthForm } from '/static/auth-form.js';
 
 // ---------------------------------------------------------------- REST session (tokens)
 
 const TOKEN_URL = '/api/v1/auth/token';
 export const AUTH_KEY = 'switchboard.auth';
 
-export class AuthError extends Error {}
-
-export class ApiError extends Error {
-  constructor(status, problem) {
-    super(problemText(status, problem));
-    this.status = status;
-    this.problem = problem || {};
-  }
-}
-
-function problemText(status, p) {
-  if (!p) return `Request failed (HTTP ${status})`;
-  if (p.error === 'invalid_grant') return 'Wrong email or password.';
-  return p.detail || p.error_description || p.title || `Request failed (HTTP ${status})`;
-}
-
-async function readProblem(resp) {
-  try {
-    return await resp.json();
-  } catch {
-    return null;
-  }
-}
-
-/** Creates an account (POST /api/v1/users); throws ApiError when it is refused. */
-export async function registerUser(email, name, password) {
-  const resp = await fetch('/api/v1/users', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ email, name, password }),
-  });
-  if (resp.status === 409) throw new ApiError(409, { detail: 'That email is already registered: sign in instead.' });
-  if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
+/** What the pages say when the session is over: `reason` as Session.onExpired gives it. */
+export function sessionEndedText(reason) {
+  return reason === 'ended'
+    ? 'Your session has ended (signed out elsewhere, password changed or account disabled): sign in again.'
+    : 'Your session has ended: sign in again.';
 }
 
 /** How far into an access token's lifetime it is renewed: at 80 % (3 min early for 15 min). */
@@ -180,12 +125,10 @@ export class Session {
   }
 
   async signIn(email, password) {
-    const resp = await fetch(TOKEN_URL, {
+    const resp = await request(TOKEN_URL, {
       method: 'POST',
-      headers: { accept: 'application/json' },
       body: new URLSearchParams({ grant_type: 'password', username: email, password }),
     });
-    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
     this.store(await resp.json());
   }
 
@@ -196,9 +139,8 @@ export class Session {
     const spent = this.tokens.refresh;
     this.refreshing = (async () => {
       try {
-        const resp = await fetch(TOKEN_URL, {
+        const resp = await send(TOKEN_URL, {
           method: 'POST',
-          headers: { accept: 'application/json' },
           body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent }),
         });
         if (resp.ok) {
@@ -219,7 +161,7 @@ export class Session {
             this.clear();
             this.onExpired('expired');
           }
-          throw new AuthError(problemText(resp.status, problem));
+          throw new AuthError(new ApiError(resp.status, problem).message);
         }
         throw new ApiError(resp.status, problem);
       } finally {
@@ -236,13 +178,16 @@ export class Session {
     return this.tokens.access;
   }
 
-  /** fetch() with the bearer token; a 401 triggers one refresh and one retry. */
+  /**
+   * fetch() with the bearer token; a 401 triggers one refresh and one retry. Any answer is
+   * returned (okOrThrow turns an error answer into ApiError); no answer is NetworkError, no
+   * session AuthError.
+   */
   async fetch(url, init = {}, retry = true) {
     const token = await this.accessToken();
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${token}`);
-    if (!headers.has('accept')) headers.set('accept', 'application/json');
-    const resp = await fetch(url, { ...init, headers });
+    const resp = await send(url, { ...init, headers });
     if (resp.status === 401 && retry) {
       await this.refresh();
       return this.fetch(url, init, false);
@@ -250,10 +195,9 @@ export class Session {
     return resp;
   }
 
+  /** An authenticated call's JSON answer; ApiError, NetworkError or AuthError when there is none. */
   async json(url, init) {
-    const resp = await this.fetch(url, init);
-    if (!resp.ok) throw new ApiError(resp.status, await readProblem(resp));
-    return resp.json();
+    return (await okOrThrow(await this.fetch(url, init))).json();
   }
 
   /** RFC 7009 revocation of the refresh token (ends the session server-side). */

@@ -2,6 +2,7 @@
 //! URL, against a server it starts itself (a child process, so the server's memory can be
 //! read on its own) on a temporary database filled by `seed --bench`.
 
+pub mod chart;
 mod failover;
 mod http_client;
 mod progress;

@@ -98,6 +98,12 @@ const ASSETS: &[Asset] = &[
         content_type: CSS,
         body: include_str!("../../static/lab.css"),
     },
+    // The lab charts' SVG (drawn by bench::chart) is styled by this; the bench embeds it.
+    Asset {
+        path: "/static/chart.css",
+        content_type: CSS,
+        body: include_str!("../../static/chart.css"),
+    },
     Asset {
         path: "/static/app.css",
         content_type: CSS,
@@ -113,10 +119,31 @@ const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_str!("../../static/dashboard.js"),
     },
+    // What the pages share: session.js, and the modules it re-exports.
     Asset {
         path: "/static/session.js",
         content_type: JS,
         body: include_str!("../../static/session.js"),
+    },
+    Asset {
+        path: "/static/dom.js",
+        content_type: JS,
+        body: include_str!("../../static/dom.js"),
+    },
+    Asset {
+        path: "/static/format.js",
+        content_type: JS,
+        body: include_str!("../../static/format.js"),
+    },
+    Asset {
+        path: "/static/http.js",
+        content_type: JS,
+        body: include_str!("../../static/http.js"),
+    },
+    Asset {
+        path: "/static/auth-form.js",
+        content_type: JS,
+        body: include_str!("../../static/auth-form.js"),
     },
 ];
 

@@ -14,6 +14,7 @@
 //! `cpu` does CPU-bound work (SHA-256 rounds) on each model, to show where async does not
 //! help: computing holds a thread whichever way it is scheduled.
 
+pub mod charts;
 pub mod runs;
 
 use std::time::{Duration, Instant};
@@ -357,5 +358,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new("/lab/async").get(asynchronous).build())
         .service(Endpoint::new("/lab/cpu").get(cpu).build())
         .service(Endpoint::new("/lab/results").get(runs::latest).build())
-        .service(Endpoint::new("/lab/runs").post(runs::start).build());
+        .service(Endpoint::new("/lab/runs").post(runs::start).build())
+        .service(Endpoint::new("/lab/chart").post(charts::draw).build());
 }

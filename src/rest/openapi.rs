@@ -28,7 +28,7 @@ use super::{health, v1};
         v1::rooms::post_message, v1::rooms::get_message, v1::rooms::delete_message,
         v1::rooms::members, v1::rooms::add_member, v1::rooms::remove_member,
         crate::lab::sync, crate::lab::blocking, crate::lab::asynchronous, crate::lab::cpu,
-        crate::lab::runs::latest, crate::lab::runs::start,
+        crate::lab::runs::latest, crate::lab::runs::start, crate::lab::charts::draw,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &UniqueOperationIds),

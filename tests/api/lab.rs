@@ -153,3 +153,76 @@ async fn live_runs_are_not_throttled_by_the_default_api_budget_but_guessed_keys_
     }
     assert!(limited);
 }
+
+/// A lab run as `GET /lab/results` and `POST /lab/runs` answer it.
+fn lab_run(model: &str, concurrency: u32) -> serde_json::Value {
+    let c = f64::from(concurrency);
+    serde_json::json!({
+        "scenario": "lab", "case": model, "concurrency": concurrency, "seconds": 0.3,
+        "summary": {"count": 100, "errors": 0, "per_second": 90.0 * c, "p50_ms": 5.5,
+                    "p90_ms": 6.0, "p99_ms": 7.5, "max_ms": 9.0},
+        "extra": {"ms": 5, "ideal_per_second": 200.0 * c},
+    })
+}
+
+#[actix_web::test]
+async fn the_lab_chart_is_the_benchs_svg_drawn_at_the_width_the_page_asks_for() {
+    let app = spawn_app().await;
+    let runs: Vec<_> = ["sync", "blocking", "async"]
+        .iter()
+        .flat_map(|m| [1, 4].map(|c| lab_run(m, c)))
+        .collect();
+    let r = app
+        .post("/api/v1/lab/chart")
+        .json(&serde_json::json!({"metric": "rps", "width": 500, "runs": runs}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type").as_deref(), Some("image/svg+xml"));
+    let svg = String::from_utf8(r.body).unwrap();
+    assert!(svg
+        .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lab-svg\" width=\"500\""));
+    assert!(svg
+        .contains("<title>Throughput vs. concurrency (5 ms of simulated I/O per request)</title>"));
+    assert_eq!(svg.matches("<polyline class=\"series").count(), 3);
+    assert_eq!(svg.matches("<g class=\"point").count(), 6);
+    assert!(svg.contains("data-testid=\"ideal-line\""));
+    // Each point says its figures (and, on hover, every model's at its level).
+    assert!(svg.contains(
+        "aria-label=\"async · 4 connections, 360 req/s, p50 5.50 · p90 6.00 · p99 7.50 ms"
+    ));
+    assert!(svg.contains("<title>4 connections\nasync: 360 req/s · p50 5.50 · p99 7.50 ms\nsync: "));
+    // No inline script or style: the page's CSP stays strict (chart.css styles it).
+    assert!(!svg.contains("<script") && !svg.contains("<style") && !svg.contains("style="));
+
+    let p99 = app
+        .post("/api/v1/lab/chart")
+        .json(&serde_json::json!({"metric": "p99", "runs": runs}))
+        .send()
+        .await;
+    assert_eq!(p99.status, 200);
+    let p99 = String::from_utf8(p99.body).unwrap();
+    assert!(p99.contains("data-metric=\"p99\"") && p99.contains("width=\"640\""));
+    assert!(!p99.contains("ideal-line"));
+
+    for bad in [
+        serde_json::json!({"width": 100, "runs": runs}),
+        serde_json::json!({"width": 5000, "runs": runs}),
+        serde_json::json!({"runs": []}),
+        serde_json::json!({"metric": "p50", "runs": runs}),
+        serde_json::json!({"runs": [lab_run("async", 0)]}),
+        serde_json::json!({}),
+    ] {
+        app.post("/api/v1/lab/chart")
+            .json(&bad)
+            .send()
+            .await
+            .problem(400);
+    }
+    let doc = app.get("/api/v1/openapi.json").send().await.json();
+    let op = &doc["paths"]["/api/v1/lab/chart"]["post"];
+    assert!(
+        op["responses"]["200"]["content"]["image/svg+xml"].is_object(),
+        "{op}"
+    );
+}
