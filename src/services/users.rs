@@ -14,28 +14,26 @@ use crate::error::AppError;
 
 pub const SORTABLE: &[&str] = &["id", "name", "email", "created_at", "updated_at"];
 
-/// Body of `POST /users`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A new account, as REST and GraphQL read it from their own input types.
+#[derive(Debug, Clone)]
 pub struct RegisterInput {
-    #[schema(example = "ada@example.com")]
     pub email: String,
-    #[schema(example = "Ada Lovelace")]
     pub name: String,
     /// 8 to 128 characters.
-    #[schema(value_type = String, format = Password, example = "correct horse battery")]
     pub password: Secret,
 }
 
 /// Body of `PUT /users/{id}`: the whole writable representation. `password` is write-only
 /// and optional; `role` may be changed by admins only (sending the current role is fine).
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// Read from JSON here rather than in a transport because a merge patch is read the same
+/// way, against the current fields (`Change::resolve`); `rest` describes it in the
+/// OpenAPI document.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     pub email: String,
     pub name: String,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<Secret>,
     #[serde(default)]
     pub role: Option<Role>,

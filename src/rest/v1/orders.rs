@@ -14,7 +14,7 @@ use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::events::Events;
 use crate::services::from_json_value;
-use crate::services::orders::{self, OrderDetails, OrderInput};
+use crate::services::orders::{self, OrderDetails};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderItemView {
@@ -54,6 +54,40 @@ impl From<&OrderDetails> for OrderView {
             created_at: d.order.created_at.and_utc(),
             updated_at: d.order.updated_at.and_utc(),
         }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineInput {
+    #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::integer")]
+    pub product_id: i32,
+    /// 1 to 10000.
+    #[schema(example = 2)]
+    #[serde(deserialize_with = "crate::domain::integer")]
+    pub quantity: i32,
+}
+
+/// Body of `POST /orders`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// 1 to 100 lines, each product at most once.
+    pub items: Vec<OrderLineInput>,
+}
+
+impl From<OrderInput> for orders::OrderInput {
+    fn from(input: OrderInput) -> Self {
+        let items = input
+            .items
+            .into_iter()
+            .map(|line| orders::OrderLineInput {
+                product_id: line.product_id,
+                quantity: line.quantity,
+            })
+            .collect();
+        Self { items }
     }
 }
 
@@ -119,7 +153,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let events = events.get_ref().clone();
     let order = db
-        .run(move |c| orders::create(c, &events, &actor, input))
+        .run(move |c| orders::create(c, &events, &actor, input.into()))
         .await?;
     created(
         format!("/api/v1/orders/{}", order.order.id),

@@ -37,6 +37,20 @@ impl From<&Post> for PostView {
     }
 }
 
+// The body is read as the service's `PostInput` (a merge patch is read the same way);
+// this describes it in the document.
+/// The writable fields of a post: the body of `POST` and `PUT`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = PostInput)]
+pub struct PostInputSchema {
+    /// 1 to 200 characters.
+    #[schema(example = "Hello, switchboard")]
+    pub title: String,
+    /// 1 to 20000 characters of HTML, cleaned to a safe allow-list (plain text is fine).
+    #[schema(example = "First post.")]
+    pub body: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PostFilterParams {
@@ -120,7 +134,7 @@ pub async fn get(
 }
 
 /// Write a post as the token's user.
-#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInput,
+#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInputSchema,
     responses(
         (status = 201, description = "Created", body = PostView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -153,7 +167,7 @@ async fn update(
 /// Replace your post's title and body.
 #[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = PostInput,
+    request_body = PostInputSchema,
     responses(
         (status = 200, description = "The updated post", body = PostView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -41,6 +41,28 @@ impl From<&Product> for ProductView {
     }
 }
 
+// The body is read as the service's `ProductInput` (a merge patch is read the same way);
+// this describes it in the document.
+/// The writable fields of a product: the body of `POST` and `PUT`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ProductInput)]
+pub struct ProductInputSchema {
+    /// Unique stock-keeping unit: letters, digits, `-`, `_`, `.`; at most 64.
+    #[schema(example = "SKU-10001")]
+    pub sku: String,
+    #[schema(example = "Walnut desk")]
+    pub name: String,
+    /// Optional free text, at most 5000 characters.
+    #[schema(required = false)]
+    pub description: String,
+    /// Price in cents, 0 to 10^12.
+    #[schema(example = 24900)]
+    pub price_cents: i64,
+    /// Units in stock, 0 to 10^9.
+    #[schema(example = 12)]
+    pub stock: i32,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductFilterParams {
@@ -110,7 +132,7 @@ pub async fn get(
 
 /// Create a product (admin).
 #[utoipa::path(post, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
-    request_body = ProductInput,
+    request_body = ProductInputSchema,
     responses(
         (status = 201, description = "Created; `Location` names it", body = ProductView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -146,7 +168,7 @@ async fn update(
 /// Replace a product (admin). Every writable field is required.
 #[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = ProductInput,
+    request_body = ProductInputSchema,
     responses(
         (status = 200, description = "The updated product", body = ProductView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),

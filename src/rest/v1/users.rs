@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::User;
 use crate::db::Db;
-use crate::domain::Role;
+use crate::domain::{Role, Secret};
 use crate::error::AppError;
 use crate::http::auth::{AuthUser, MaybeAuthUser};
 use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::events::Events;
-use crate::services::users::{self, RegisterInput, UserInput};
+use crate::services::users::{self, UserInput};
 use crate::services::{Actor, Change};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -46,6 +46,45 @@ impl UserView {
     }
 }
 
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterInput {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// 8 to 128 characters.
+    #[schema(value_type = String, format = Password, example = "correct horse battery")]
+    pub password: Secret,
+}
+
+impl From<RegisterInput> for users::RegisterInput {
+    fn from(input: RegisterInput) -> Self {
+        Self {
+            email: input.email,
+            name: input.name,
+            password: input.password,
+        }
+    }
+}
+
+// The body is read as the service's `UserInput` (a merge patch is read the same way); this
+// describes it in the document.
+/// Body of `PUT /users/{id}`: the whole writable representation. `password` is write-only
+/// and optional; `role` may be changed by admins only (sending the current role is fine).
+#[derive(utoipa::ToSchema)]
+#[schema(as = UserInput)]
+pub struct UserInputSchema {
+    pub email: String,
+    pub name: String,
+    #[schema(format = Password)]
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    /// Admins only: a disabled account cannot sign in and its sessions end at once.
+    pub disabled: Option<bool>,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserFilterParams {
@@ -68,7 +107,7 @@ pub async fn register(
     events: web::Data<Events>,
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<HttpResponse, AppError> {
-    let user = users::register(&db, &events, input).await?;
+    let user = users::register(&db, &events, input.into()).await?;
     let actor = Actor {
         user_id: user.id,
         role: user.role,
@@ -179,7 +218,7 @@ async fn update(
 /// changing the role or `disabled` needs admin.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = UserInput,
+    request_body = UserInputSchema,
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
