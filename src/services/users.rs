@@ -74,15 +74,16 @@ pub async fn register(db: &Db, events: &Events, input: RegisterInput) -> Result<
         .await
 }
 
+/// The rules an account's email and name follow, at registration and on every change.
+fn email_and_name(f: &mut Fields, email: &str, name: &str) -> (Option<Email>, Option<String>) {
+    let email = f.take(Email::parse("email", email));
+    let name = f.take(bounded_text("name", name, 1..=100, TextKind::SingleLine));
+    (email, name)
+}
+
 async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, AppError> {
     let mut f = Fields::default();
-    let email = f.take(Email::parse("email", &input.email));
-    let name = f.take(bounded_text(
-        "name",
-        &input.name,
-        1..=100,
-        TextKind::SingleLine,
-    ));
+    let (email, name) = email_and_name(&mut f, &input.email, &input.name);
     let password = f.take(Password::parse("password", input.password.expose()));
     let (email, name, _) = f.finish(|| Some((email?, name?, password?)))?;
     let password_hash = passwords::hash_off_thread(input.password).await?;
@@ -273,13 +274,7 @@ fn apply_update(
         let input = change.resolve(current_fields)?;
 
         let mut f = Fields::default();
-        let email = f.take(Email::parse("email", &input.email));
-        let name = f.take(bounded_text(
-            "name",
-            &input.name,
-            1..=100,
-            TextKind::SingleLine,
-        ));
+        let (email, name) = email_and_name(&mut f, &input.email, &input.name);
         let password = match &input.password {
             Some(p) => f.take(Password::parse("password", p.expose())).map(Some),
             None => Some(None),

@@ -9,9 +9,9 @@ use crate::db::Db;
 use crate::domain::OrderStatus;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
-use crate::http::listing::{list_response, PageParams};
+use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::services::events::Events;
 use crate::services::from_json_value;
 use crate::services::orders::{self, OrderDetails};
@@ -91,6 +91,11 @@ impl From<OrderInput> for orders::OrderInput {
     }
 }
 
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(order: &OrderDetails) -> OrderView {
+    OrderView::from(order)
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrderFilterParams {
@@ -123,17 +128,11 @@ pub async fn list(
     filter: web::Query<OrderFilterParams>,
 ) -> Result<HttpResponse, AppError> {
     let (page, sort) = paging.parse(orders::SORTABLE)?;
-    let status = filter
-        .status
-        .as_deref()
-        .map(str::parse::<OrderStatus>)
-        .transpose()
-        .map_err(|why| AppError::invalid("status", why))?;
+    let status = filter_param::<OrderStatus>("status", filter.status.as_deref())?;
     let listing = db
         .run(move |c| orders::list(c, &actor, status, page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(OrderView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// Place an order. Stock is checked and taken atomically: on 409 nothing changed.
@@ -155,10 +154,7 @@ pub async fn create(
     let order = db
         .run(move |c| orders::create(c, &events, &actor, input.into()))
         .await?;
-    created(
-        format!("/api/v1/orders/{}", order.order.id),
-        &OrderView::from(&order),
-    )
+    created(format!("/api/v1/orders/{}", order.order.id), &view(&order))
 }
 
 /// One of your orders (someone else's is 404).
@@ -178,7 +174,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let order = db.run(move |c| orders::get(c, &actor, id)).await?;
-    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+    cached_json(&req, &view(&order), CachePolicy::Private)
 }
 
 /// Move an order to its next status. Cancelling puts the stock back.
@@ -205,12 +201,11 @@ pub async fn patch(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let OrderPatch { status } = from_json_value(body)?;
-    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
     let events = events.get_ref().clone();
-    let order = db
-        .run(move |c| orders::change_status(c, &events, &actor, id, status, check))
-        .await?;
-    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+    conditional::update(&req, CachePolicy::Private, view, |check| {
+        db.run(move |c| orders::change_status(c, &events, &actor, id, status, check))
+    })
+    .await
 }
 
 /// Delete an order (admin). A pending or paid order's stock goes back.
@@ -230,8 +225,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
-    db.run(move |c| orders::delete(c, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| orders::delete(c, &actor, id, check))
+    })
+    .await
 }

@@ -8,7 +8,7 @@ use crate::db::models::Post;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::posts::{self, PostInput};
@@ -59,13 +59,17 @@ pub struct PostFilterParams {
     pub author_id: Option<String>,
 }
 
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(post: &Post) -> PostView {
+    PostView::from(post)
+}
+
 fn respond(
     req: &HttpRequest,
     listing: Listing<Post>,
     page: crate::domain::PageRequest,
 ) -> Result<HttpResponse, AppError> {
-    let views = listing.items.iter().map(PostView::from).collect();
-    list_response(req, views, listing.total, page, CachePolicy::Public)
+    list_response(req, &listing, view, page, CachePolicy::Public)
 }
 
 /// List posts, optionally by one author.
@@ -130,7 +134,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let post = db.run(move |c| posts::get(c, id)).await?;
-    cached_json(&req, &PostView::from(&post), CachePolicy::Public)
+    cached_json(&req, &view(&post), CachePolicy::Public)
 }
 
 /// Write a post as the token's user.
@@ -147,7 +151,7 @@ pub async fn create(
     ApiJson(input): ApiJson<PostInput>,
 ) -> Result<HttpResponse, AppError> {
     let post = db.run(move |c| posts::create(c, &actor, input)).await?;
-    created(format!("/api/v1/posts/{}", post.id), &PostView::from(&post))
+    created(format!("/api/v1/posts/{}", post.id), &view(&post))
 }
 
 async fn update(
@@ -157,11 +161,10 @@ async fn update(
     id: i32,
     change: Change<PostInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, |p: &Post| PostView::from(p));
-    let post = db
-        .run(move |c| posts::update(c, &actor, id, change, check))
-        .await?;
-    cached_json(&req, &PostView::from(&post), CachePolicy::Public)
+    conditional::update(&req, CachePolicy::Public, view, |check| {
+        db.run(move |c| posts::update(c, &actor, id, change, check))
+    })
+    .await
 }
 
 /// Replace your post's title and body.
@@ -227,7 +230,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |p: &Post| PostView::from(p));
-    db.run(move |c| posts::delete(c, &actor, id, check)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| posts::delete(c, &actor, id, check))
+    })
+    .await
 }

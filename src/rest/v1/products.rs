@@ -8,7 +8,7 @@ use crate::db::models::Product;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::products::{self, ProductFilter, ProductInput};
@@ -83,6 +83,11 @@ fn location(id: i32) -> String {
     format!("/api/v1/products/{id}")
 }
 
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(product: &Product) -> ProductView {
+    ProductView::from(product)
+}
+
 /// List products, filtered, sorted and paginated.
 #[utoipa::path(get, path = "/api/v1/products", tag = "products",
     params(PageParams, ProductFilterParams),
@@ -108,8 +113,7 @@ pub async fn list(
     let listing = db
         .run(move |c| products::list(c, &filter, page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(ProductView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Public)
+    list_response(&req, &listing, view, page, CachePolicy::Public)
 }
 
 /// Get one product.
@@ -127,7 +131,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let product = db.run(move |c| products::get(c, id)).await?;
-    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+    cached_json(&req, &view(&product), CachePolicy::Public)
 }
 
 /// Create a product (admin).
@@ -148,21 +152,20 @@ pub async fn create(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<HttpResponse, AppError> {
     let product = db.run(move |c| products::create(c, &actor, input)).await?;
-    created(location(product.id), &ProductView::from(&product))
+    created(location(product.id), &view(&product))
 }
 
 async fn update(
     req: HttpRequest,
     db: web::Data<Db>,
-    actor: AuthUser,
+    AuthUser(actor): AuthUser,
     id: i32,
     change: Change<ProductInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, |p: &Product| ProductView::from(p));
-    let product = db
-        .run(move |c| products::update(c, &actor.0, id, change, check))
-        .await?;
-    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+    conditional::update(&req, CachePolicy::Public, view, |check| {
+        db.run(move |c| products::update(c, &actor, id, change, check))
+    })
+    .await
 }
 
 /// Replace a product (admin). Every writable field is required.
@@ -231,8 +234,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |p: &Product| ProductView::from(p));
-    db.run(move |c| products::delete(c, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| products::delete(c, &actor, id, check))
+    })
+    .await
 }

@@ -239,8 +239,8 @@ pub async fn list(
     let listing = db
         .run(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(RoomView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    let view = |room: &Room| RoomView::from(room);
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// Create a room; you are its owner (joining an unknown room over WebSocket creates a

@@ -10,9 +10,9 @@ use crate::db::Db;
 use crate::domain::{Role, Secret};
 use crate::error::AppError;
 use crate::http::auth::{AuthUser, MaybeAuthUser};
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
-use crate::http::listing::{list_response, PageParams};
+use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::services::events::Events;
 use crate::services::users::{self, UserInput};
 use crate::services::{Actor, Change};
@@ -43,6 +43,12 @@ impl UserView {
             created_at: user.created_at.and_utc(),
             updated_at: user.updated_at.and_utc(),
         }
+    }
+
+    /// How every user looks to `actor`, signed in: what the handlers of `actor`'s requests
+    /// show (and `If-Match` compares with).
+    fn seen_by(actor: Actor) -> impl Fn(&User) -> Self + Clone + Send + 'static {
+        move |user| Self::for_viewer(user, Some(&actor))
     }
 }
 
@@ -135,21 +141,12 @@ pub async fn list(
     filter: web::Query<UserFilterParams>,
 ) -> Result<HttpResponse, AppError> {
     let (page, sort) = paging.parse(users::SORTABLE)?;
-    let role = filter
-        .role
-        .as_deref()
-        .map(str::parse::<Role>)
-        .transpose()
-        .map_err(|why| AppError::invalid("role", why))?;
+    let role = filter_param::<Role>("role", filter.role.as_deref())?;
     let listing = db
         .run(move |c| users::list(c, &actor, role, page.into(), &sort))
         .await?;
-    let views = listing
-        .items
-        .iter()
-        .map(|u| UserView::for_viewer(u, Some(&actor)))
-        .collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    let view = UserView::seen_by(actor);
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// The account the token belongs to.
@@ -204,13 +201,11 @@ async fn update(
     id: i32,
     change: Change<UserInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
-    let user = users::update(&db, &events, actor, id, change, check).await?;
-    cached_json(
-        &req,
-        &UserView::for_viewer(&user, Some(&actor)),
-        CachePolicy::Private,
-    )
+    let view = UserView::seen_by(actor);
+    conditional::update(&req, CachePolicy::Private, view, |check| {
+        users::update(&db, &events, actor, id, change, check)
+    })
+    .await
 }
 
 /// Replace your account's fields (or any account, as admin). Changing the password ends
@@ -300,9 +295,9 @@ pub async fn delete(
     events: web::Data<Events>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
     let events = events.get_ref().clone();
-    db.run(move |c| users::delete(c, &events, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, UserView::seen_by(actor), |check| {
+        db.run(move |c| users::delete(c, &events, &actor, id, check))
+    })
+    .await
 }
