@@ -50,17 +50,7 @@ impl fmt::Display for RoomName {
 }
 
 /// Who may see a room: everyone signed in, or only its members, its owner and admins.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]
@@ -69,6 +59,8 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    pub const ALL: [Visibility; 2] = [Visibility::Public, Visibility::Private];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Public => "public",

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
     Eq,
     Serialize,
     Deserialize,
-    utoipa::ToSchema,
     diesel::AsExpression,
     diesel::FromSqlRow,
 )]

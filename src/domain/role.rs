@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
     Eq,
     Serialize,
     Deserialize,
-    utoipa::ToSchema,
     diesel::AsExpression,
     diesel::FromSqlRow,
 )]
@@ -25,6 +24,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::User, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",

@@ -7,6 +7,8 @@
 //! `If-Match` is checked by the service inside its write transaction (see
 //! `services::Precondition`), so nothing can slip in between the check and the write.
 
+use std::future::Future;
+
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -222,6 +224,44 @@ where
             Err(AppError::PreconditionFailed)
         }
     }
+}
+
+/// [`if_match`] as the service call a handler makes takes it (`services::Precondition`):
+/// boxed, so that [`update`] and [`delete`] can hand it over.
+pub type IfMatch<E> = Box<dyn FnOnce(&E) -> Result<(), AppError> + Send>;
+
+/// A conditional `PUT` or `PATCH`: `write` runs the change with the `If-Match` test of the
+/// representation `view` builds (the one a GET shows this client), and the answer is the
+/// changed representation with its new ETag.
+pub async fn update<E, V, F>(
+    req: &HttpRequest,
+    policy: CachePolicy,
+    view: impl Fn(&E) -> V + Clone + Send + 'static,
+    write: impl FnOnce(IfMatch<E>) -> F,
+) -> Result<HttpResponse, AppError>
+where
+    E: 'static,
+    V: Serialize,
+    F: Future<Output = Result<E, AppError>>,
+{
+    let changed = write(Box::new(if_match(req, view.clone()))).await?;
+    cached_json(req, &view(&changed), policy)
+}
+
+/// A conditional `DELETE`: `remove` runs with the `If-Match` test of `view`'s
+/// representation; `204 No Content` once it has.
+pub async fn delete<E, V, F>(
+    req: &HttpRequest,
+    view: impl Fn(&E) -> V + Send + 'static,
+    remove: impl FnOnce(IfMatch<E>) -> F,
+) -> Result<HttpResponse, AppError>
+where
+    E: 'static,
+    V: Serialize,
+    F: Future<Output = Result<(), AppError>>,
+{
+    remove(Box::new(if_match(req, view))).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `"…"` or `W/"…"` with the visible ASCII RFC 9110 allows between the quotes (its

@@ -1,6 +1,8 @@
 //! List responses: `{"data", "page", "limit", "total"}`, an `X-Total-Count` header and an RFC
 //! 8288 `Link` header with first/prev/next/last that keep the client's other parameters.
 
+use std::str::FromStr;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -8,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::conditional::{cached_json, CachePolicy};
 use crate::domain::{PageRequest, Sort};
 use crate::error::{AppError, FieldError};
+use crate::services::Listing;
 
 /// Query parameters every list accepts.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -37,6 +40,18 @@ impl PageParams {
     }
 }
 
+/// An optional filter parameter, read with its type's `FromStr`; a bad one is a 400 that
+/// names it.
+pub fn filter_param<T>(name: &str, raw: Option<&str>) -> Result<Option<T>, AppError>
+where
+    T: FromStr,
+    T::Err: Into<String>,
+{
+    raw.map(str::parse::<T>)
+        .transpose()
+        .map_err(|why| AppError::invalid(name, why))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
@@ -57,13 +72,15 @@ fn page_link(req: &HttpRequest, page: u32, limit: u32, rel: &str) -> String {
     format!("<{}?{}>; rel=\"{rel}\"", req.path(), query.finish())
 }
 
-pub fn list_response<T: Serialize>(
+/// One page of `listing`, each item as `view` shows it, with its links and total.
+pub fn list_response<T, V: Serialize>(
     req: &HttpRequest,
-    data: Vec<T>,
-    total: i64,
+    listing: &Listing<T>,
+    view: impl FnMut(&T) -> V,
     page: PageRequest,
     policy: CachePolicy,
 ) -> Result<HttpResponse, AppError> {
+    let total = listing.total;
     let last = page.last_page(total);
     let mut links = vec![page_link(req, 1, page.limit, "first")];
     if page.page > 1 {
@@ -80,7 +97,7 @@ pub fn list_response<T: Serialize>(
     links.push(page_link(req, last, page.limit, "last"));
 
     let body = Page {
-        data,
+        data: listing.items.iter().map(view).collect(),
         page: page.page,
         limit: page.limit,
         total,

@@ -5,4 +5,5 @@
 pub mod health;
 pub mod openapi;
 mod openapi_constraints;
+pub mod openapi_schemas;
 pub mod v1;

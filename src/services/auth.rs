@@ -63,12 +63,10 @@ pub struct Tokens {
 /// Seconds of clock skew allowed when checking `exp`.
 const LEEWAY_SECS: u64 = 5;
 
-/// What the token endpoint returns (RFC 6749 section 5.1).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// What a grant issues: a bearer access token and the refresh token that renews it.
+#[derive(Debug)]
 pub struct TokenPair {
     pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
     /// Lifetime of the access token in seconds.
     pub expires_in: u64,
     pub refresh_token: String,
@@ -211,7 +209,6 @@ fn issue_pair(
         .execute(conn)?;
     Ok(TokenPair {
         access_token: tokens.issue_access(user_id, role, family_id)?,
-        token_type: "Bearer",
         expires_in: tokens.access_ttl.as_secs(),
         refresh_token: refresh,
     })

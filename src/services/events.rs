@@ -12,14 +12,14 @@ use crate::db::models::Order;
 use crate::domain::OrderStatus;
 
 /// A user as others see them in events and chat frames.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
     pub id: i32,
     pub name: String,
 }
 
 /// A stored message as every transport shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub id: i32,
     /// Its place in the room: 1, 2, 3, ... in the order the messages were stored.

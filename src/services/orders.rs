@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
-use serde::Deserialize;
 
 use super::events::{DomainEvent, Events, OrderSummary};
 use super::{apply_sort, Actor, Listing, Precondition};
@@ -21,21 +20,15 @@ pub const SORTABLE: &[&str] = &["id", "status", "total_cents", "created_at", "up
 pub const MAX_LINES: usize = 100;
 pub const MAX_QUANTITY: i32 = 10_000;
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct OrderLineInput {
-    #[schema(example = 1)]
-    #[serde(deserialize_with = "crate::domain::integer")]
     pub product_id: i32,
     /// 1 to 10000.
-    #[schema(example = 2)]
-    #[serde(deserialize_with = "crate::domain::integer")]
     pub quantity: i32,
 }
 
-/// Body of `POST /orders`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A new order, as REST and GraphQL read it from their own input types.
+#[derive(Debug, Clone)]
 pub struct OrderInput {
     /// 1 to 100 lines, each product at most once.
     pub items: Vec<OrderLineInput>,

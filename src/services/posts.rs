@@ -14,14 +14,15 @@ use crate::error::{AppError, FieldError};
 pub const SORTABLE: &[&str] = &["id", "title", "created_at", "updated_at"];
 
 /// The writable fields of a post: the body of `POST` and `PUT`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// Read from JSON here rather than in a transport because a merge patch is read the same
+/// way, against the current fields (`Change::resolve`); `rest` describes it in the
+/// OpenAPI document.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostInput {
     /// 1 to 200 characters.
-    #[schema(example = "Hello, switchboard")]
     pub title: String,
     /// 1 to 20000 characters of HTML, cleaned to a safe allow-list (plain text is fine).
-    #[schema(example = "First post.")]
     pub body: String,
 }
 

@@ -23,23 +23,22 @@ pub const MAX_PRICE_CENTS: i64 = 1_000_000_000_000;
 pub const MAX_STOCK: i32 = 1_000_000_000;
 
 /// The writable fields of a product: the body of `POST` and `PUT`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+/// Read from JSON here rather than in a transport because a merge patch is read the same
+/// way, against the current fields (`Change::resolve`); `rest` describes it in the
+/// OpenAPI document.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     /// Unique stock-keeping unit: letters, digits, `-`, `_`, `.`; at most 64.
-    #[schema(example = "SKU-10001")]
     pub sku: String,
-    #[schema(example = "Walnut desk")]
     pub name: String,
     /// Optional free text, at most 5000 characters.
     #[serde(default)]
     pub description: String,
     /// Price in cents, 0 to 10^12.
-    #[schema(example = 24900)]
     #[serde(deserialize_with = "crate::domain::integer")]
     pub price_cents: i64,
     /// Units in stock, 0 to 10^9.
-    #[schema(example = 12)]
     #[serde(deserialize_with = "crate::domain::integer")]
     pub stock: i32,
 }

@@ -14,28 +14,26 @@ use crate::error::AppError;
 
 pub const SORTABLE: &[&str] = &["id", "name", "email", "created_at", "updated_at"];
 
-/// Body of `POST /users`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A new account, as REST and GraphQL read it from their own input types.
+#[derive(Debug, Clone)]
 pub struct RegisterInput {
-    #[schema(example = "ada@example.com")]
     pub email: String,
-    #[schema(example = "Ada Lovelace")]
     pub name: String,
     /// 8 to 128 characters.
-    #[schema(value_type = String, format = Password, example = "correct horse battery")]
     pub password: Secret,
 }
 
 /// Body of `PUT /users/{id}`: the whole writable representation. `password` is write-only
 /// and optional; `role` may be changed by admins only (sending the current role is fine).
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// Read from JSON here rather than in a transport because a merge patch is read the same
+/// way, against the current fields (`Change::resolve`); `rest` describes it in the
+/// OpenAPI document.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     pub email: String,
     pub name: String,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<Secret>,
     #[serde(default)]
     pub role: Option<Role>,
@@ -76,15 +74,16 @@ pub async fn register(db: &Db, events: &Events, input: RegisterInput) -> Result<
         .await
 }
 
+/// The rules an account's email and name follow, at registration and on every change.
+fn email_and_name(f: &mut Fields, email: &str, name: &str) -> (Option<Email>, Option<String>) {
+    let email = f.take(Email::parse("email", email));
+    let name = f.take(bounded_text("name", name, 1..=100, TextKind::SingleLine));
+    (email, name)
+}
+
 async fn prepare_registration(input: RegisterInput) -> Result<NewAccount, AppError> {
     let mut f = Fields::default();
-    let email = f.take(Email::parse("email", &input.email));
-    let name = f.take(bounded_text(
-        "name",
-        &input.name,
-        1..=100,
-        TextKind::SingleLine,
-    ));
+    let (email, name) = email_and_name(&mut f, &input.email, &input.name);
     let password = f.take(Password::parse("password", input.password.expose()));
     let (email, name, _) = f.finish(|| Some((email?, name?, password?)))?;
     let password_hash = passwords::hash_off_thread(input.password).await?;
@@ -275,13 +274,7 @@ fn apply_update(
         let input = change.resolve(current_fields)?;
 
         let mut f = Fields::default();
-        let email = f.take(Email::parse("email", &input.email));
-        let name = f.take(bounded_text(
-            "name",
-            &input.name,
-            1..=100,
-            TextKind::SingleLine,
-        ));
+        let (email, name) = email_and_name(&mut f, &input.email, &input.name);
         let password = match &input.password {
             Some(p) => f.take(Password::parse("password", p.expose())).map(Some),
             None => Some(None),

@@ -141,6 +141,53 @@ fn the_scanner_sees_paths_in_code_and_not_in_comments() {
     assert!(crate_paths("/// `crate::realtime` holds the core").is_empty());
 }
 
+/// The lines of the files under `src/<layer>` whose code (not comments) names `word`.
+fn code_naming(layer: &str, word: &str) -> Vec<String> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join(layer), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains(word) {
+                found.push(format!(
+                    "src/{}:{}: {}",
+                    file.strip_prefix(&src).unwrap().display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// The OpenAPI document belongs to the REST transport (`rest::openapi`, which also
+/// describes the domain's and the services' values: `rest::openapi_schemas`); the layers
+/// below the transports know nothing of it.
+#[test]
+fn utoipa_is_used_by_no_layer_below_the_transports() {
+    let found: Vec<String> = ["services", "domain", "db"]
+        .iter()
+        .flat_map(|layer| code_naming(layer, "utoipa"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "utoipa below the transports (describe the value in src/rest instead):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_utoipa_scan_reads_code_and_skips_comments() {
+    // src/rest names utoipa in code and in its module docs; only the code counts.
+    let found = code_naming("rest", "utoipa");
+    assert!(found.iter().any(|l| l.starts_with("src/rest/openapi.rs:")));
+    assert!(found.iter().all(|l| !l.contains(": //")), "{found:?}");
+}
+
 /// The service modules `file` names: `super::x`, `super::{x, y}` and `crate::services::x`.
 fn sibling_services(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();

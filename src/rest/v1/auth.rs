@@ -28,6 +28,29 @@ pub struct OAuthProblem {
     pub error_description: String,
 }
 
+/// What the token endpoint returns (RFC 6749 section 5.1).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TokenPair)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+            refresh_token: pair.refresh_token,
+        }
+    }
+}
+
 fn no_store(mut response: HttpResponse) -> HttpResponse {
     let headers = response.headers_mut();
     headers.insert(
@@ -132,7 +155,7 @@ fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a s
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body(content_type = "application/x-www-form-urlencoded", content = TokenRequest),
     responses(
-        (status = 200, description = "Tokens (never cached)", body = TokenPair),
+        (status = 200, description = "Tokens (never cached)", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthProblem, content_type = "application/json"),
         (status = 401, description = "invalid_client", body = OAuthProblem, content_type = "application/json"),
         (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -145,7 +168,7 @@ pub async fn token(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     match grant(&req, db, tokens, events, &body).await {
-        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
+        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(pair)))),
         Err(Failure::OAuth(err)) => Ok(err.into_response()),
         Err(Failure::Server(err)) => Err(err),
     }

@@ -9,12 +9,12 @@ use crate::db::Db;
 use crate::domain::OrderStatus;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
-use crate::http::listing::{list_response, PageParams};
+use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::services::events::Events;
 use crate::services::from_json_value;
-use crate::services::orders::{self, OrderDetails, OrderInput};
+use crate::services::orders::{self, OrderDetails};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderItemView {
@@ -57,6 +57,45 @@ impl From<&OrderDetails> for OrderView {
     }
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineInput {
+    #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::integer")]
+    pub product_id: i32,
+    /// 1 to 10000.
+    #[schema(example = 2)]
+    #[serde(deserialize_with = "crate::domain::integer")]
+    pub quantity: i32,
+}
+
+/// Body of `POST /orders`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// 1 to 100 lines, each product at most once.
+    pub items: Vec<OrderLineInput>,
+}
+
+impl From<OrderInput> for orders::OrderInput {
+    fn from(input: OrderInput) -> Self {
+        let items = input
+            .items
+            .into_iter()
+            .map(|line| orders::OrderLineInput {
+                product_id: line.product_id,
+                quantity: line.quantity,
+            })
+            .collect();
+        Self { items }
+    }
+}
+
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(order: &OrderDetails) -> OrderView {
+    OrderView::from(order)
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrderFilterParams {
@@ -89,17 +128,11 @@ pub async fn list(
     filter: web::Query<OrderFilterParams>,
 ) -> Result<HttpResponse, AppError> {
     let (page, sort) = paging.parse(orders::SORTABLE)?;
-    let status = filter
-        .status
-        .as_deref()
-        .map(str::parse::<OrderStatus>)
-        .transpose()
-        .map_err(|why| AppError::invalid("status", why))?;
+    let status = filter_param::<OrderStatus>("status", filter.status.as_deref())?;
     let listing = db
         .run(move |c| orders::list(c, &actor, status, page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(OrderView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// Place an order. Stock is checked and taken atomically: on 409 nothing changed.
@@ -119,12 +152,9 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let events = events.get_ref().clone();
     let order = db
-        .run(move |c| orders::create(c, &events, &actor, input))
+        .run(move |c| orders::create(c, &events, &actor, input.into()))
         .await?;
-    created(
-        format!("/api/v1/orders/{}", order.order.id),
-        &OrderView::from(&order),
-    )
+    created(format!("/api/v1/orders/{}", order.order.id), &view(&order))
 }
 
 /// One of your orders (someone else's is 404).
@@ -144,7 +174,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let order = db.run(move |c| orders::get(c, &actor, id)).await?;
-    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+    cached_json(&req, &view(&order), CachePolicy::Private)
 }
 
 /// Move an order to its next status. Cancelling puts the stock back.
@@ -171,12 +201,11 @@ pub async fn patch(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let OrderPatch { status } = from_json_value(body)?;
-    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
     let events = events.get_ref().clone();
-    let order = db
-        .run(move |c| orders::change_status(c, &events, &actor, id, status, check))
-        .await?;
-    cached_json(&req, &OrderView::from(&order), CachePolicy::Private)
+    conditional::update(&req, CachePolicy::Private, view, |check| {
+        db.run(move |c| orders::change_status(c, &events, &actor, id, status, check))
+    })
+    .await
 }
 
 /// Delete an order (admin). A pending or paid order's stock goes back.
@@ -196,8 +225,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |o: &OrderDetails| OrderView::from(o));
-    db.run(move |c| orders::delete(c, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| orders::delete(c, &actor, id, check))
+    })
+    .await
 }

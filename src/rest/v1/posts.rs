@@ -8,7 +8,7 @@ use crate::db::models::Post;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::posts::{self, PostInput};
@@ -37,6 +37,20 @@ impl From<&Post> for PostView {
     }
 }
 
+// The body is read as the service's `PostInput` (a merge patch is read the same way);
+// this describes it in the document.
+/// The writable fields of a post: the body of `POST` and `PUT`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = PostInput)]
+pub struct PostInputSchema {
+    /// 1 to 200 characters.
+    #[schema(example = "Hello, switchboard")]
+    pub title: String,
+    /// 1 to 20000 characters of HTML, cleaned to a safe allow-list (plain text is fine).
+    #[schema(example = "First post.")]
+    pub body: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PostFilterParams {
@@ -45,13 +59,17 @@ pub struct PostFilterParams {
     pub author_id: Option<String>,
 }
 
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(post: &Post) -> PostView {
+    PostView::from(post)
+}
+
 fn respond(
     req: &HttpRequest,
     listing: Listing<Post>,
     page: crate::domain::PageRequest,
 ) -> Result<HttpResponse, AppError> {
-    let views = listing.items.iter().map(PostView::from).collect();
-    list_response(req, views, listing.total, page, CachePolicy::Public)
+    list_response(req, &listing, view, page, CachePolicy::Public)
 }
 
 /// List posts, optionally by one author.
@@ -116,11 +134,11 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let post = db.run(move |c| posts::get(c, id)).await?;
-    cached_json(&req, &PostView::from(&post), CachePolicy::Public)
+    cached_json(&req, &view(&post), CachePolicy::Public)
 }
 
 /// Write a post as the token's user.
-#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInput,
+#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInputSchema,
     responses(
         (status = 201, description = "Created", body = PostView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -133,7 +151,7 @@ pub async fn create(
     ApiJson(input): ApiJson<PostInput>,
 ) -> Result<HttpResponse, AppError> {
     let post = db.run(move |c| posts::create(c, &actor, input)).await?;
-    created(format!("/api/v1/posts/{}", post.id), &PostView::from(&post))
+    created(format!("/api/v1/posts/{}", post.id), &view(&post))
 }
 
 async fn update(
@@ -143,17 +161,16 @@ async fn update(
     id: i32,
     change: Change<PostInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, |p: &Post| PostView::from(p));
-    let post = db
-        .run(move |c| posts::update(c, &actor, id, change, check))
-        .await?;
-    cached_json(&req, &PostView::from(&post), CachePolicy::Public)
+    conditional::update(&req, CachePolicy::Public, view, |check| {
+        db.run(move |c| posts::update(c, &actor, id, change, check))
+    })
+    .await
 }
 
 /// Replace your post's title and body.
 #[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = PostInput,
+    request_body = PostInputSchema,
     responses(
         (status = 200, description = "The updated post", body = PostView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -213,7 +230,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |p: &Post| PostView::from(p));
-    db.run(move |c| posts::delete(c, &actor, id, check)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| posts::delete(c, &actor, id, check))
+    })
+    .await
 }

@@ -8,7 +8,7 @@ use crate::db::models::Product;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::services::products::{self, ProductFilter, ProductInput};
@@ -41,6 +41,28 @@ impl From<&Product> for ProductView {
     }
 }
 
+// The body is read as the service's `ProductInput` (a merge patch is read the same way);
+// this describes it in the document.
+/// The writable fields of a product: the body of `POST` and `PUT`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ProductInput)]
+pub struct ProductInputSchema {
+    /// Unique stock-keeping unit: letters, digits, `-`, `_`, `.`; at most 64.
+    #[schema(example = "SKU-10001")]
+    pub sku: String,
+    #[schema(example = "Walnut desk")]
+    pub name: String,
+    /// Optional free text, at most 5000 characters.
+    #[schema(required = false)]
+    pub description: String,
+    /// Price in cents, 0 to 10^12.
+    #[schema(example = 24900)]
+    pub price_cents: i64,
+    /// Units in stock, 0 to 10^9.
+    #[schema(example = 12)]
+    pub stock: i32,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductFilterParams {
@@ -59,6 +81,11 @@ pub struct ProductFilterParams {
 
 fn location(id: i32) -> String {
     format!("/api/v1/products/{id}")
+}
+
+/// The representation every handler shows (and `If-Match` compares with).
+fn view(product: &Product) -> ProductView {
+    ProductView::from(product)
 }
 
 /// List products, filtered, sorted and paginated.
@@ -86,8 +113,7 @@ pub async fn list(
     let listing = db
         .run(move |c| products::list(c, &filter, page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(ProductView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Public)
+    list_response(&req, &listing, view, page, CachePolicy::Public)
 }
 
 /// Get one product.
@@ -105,12 +131,12 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let product = db.run(move |c| products::get(c, id)).await?;
-    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+    cached_json(&req, &view(&product), CachePolicy::Public)
 }
 
 /// Create a product (admin).
 #[utoipa::path(post, path = "/api/v1/products", tag = "products", security(("bearer" = [])),
-    request_body = ProductInput,
+    request_body = ProductInputSchema,
     responses(
         (status = 201, description = "Created; `Location` names it", body = ProductView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -126,27 +152,26 @@ pub async fn create(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<HttpResponse, AppError> {
     let product = db.run(move |c| products::create(c, &actor, input)).await?;
-    created(location(product.id), &ProductView::from(&product))
+    created(location(product.id), &view(&product))
 }
 
 async fn update(
     req: HttpRequest,
     db: web::Data<Db>,
-    actor: AuthUser,
+    AuthUser(actor): AuthUser,
     id: i32,
     change: Change<ProductInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, |p: &Product| ProductView::from(p));
-    let product = db
-        .run(move |c| products::update(c, &actor.0, id, change, check))
-        .await?;
-    cached_json(&req, &ProductView::from(&product), CachePolicy::Public)
+    conditional::update(&req, CachePolicy::Public, view, |check| {
+        db.run(move |c| products::update(c, &actor, id, change, check))
+    })
+    .await
 }
 
 /// Replace a product (admin). Every writable field is required.
 #[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = ProductInput,
+    request_body = ProductInputSchema,
     responses(
         (status = 200, description = "The updated product", body = ProductView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -209,8 +234,8 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, |p: &Product| ProductView::from(p));
-    db.run(move |c| products::delete(c, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, view, |check| {
+        db.run(move |c| products::delete(c, &actor, id, check))
+    })
+    .await
 }

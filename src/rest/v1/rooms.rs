@@ -17,6 +17,7 @@ use crate::http::conditional::{cached_json, created, CachePolicy};
 use crate::http::json::ApiJson;
 use crate::http::listing::{list_response, PageParams};
 use crate::realtime::Realtime;
+use crate::rest::openapi_schemas::{ChatMessageSchema, UserRefSchema};
 use crate::services::chat::{self, ChatMessage, MAX_HISTORY_PAGE};
 use crate::services::events::{Events, UserRef};
 use crate::services::rooms::{self, NewRoomInput, RoomMember};
@@ -50,6 +51,7 @@ pub struct MessageInput {
 /// A member of a room.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
+    #[schema(value_type = UserRefSchema)]
     pub user: UserRef,
     pub joined_at: DateTime<Utc>,
 }
@@ -101,6 +103,7 @@ impl From<&Room> for RoomView {
 /// seq).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessagePage {
+    #[schema(value_type = Vec<ChatMessageSchema>)]
     pub data: Vec<ChatMessage>,
     pub has_more: bool,
     /// Pass as `before` for the next (older) page; null when there is none.
@@ -236,8 +239,8 @@ pub async fn list(
     let listing = db
         .run(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
         .await?;
-    let views = listing.items.iter().map(RoomView::from).collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    let view = |room: &Room| RoomView::from(room);
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// Create a room; you are its owner (joining an unknown room over WebSocket creates a
@@ -347,7 +350,7 @@ pub async fn messages(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key answers with the same message")),
     request_body = MessageInput,
     responses(
-        (status = 201, description = "Stored (or, for a repeated key, the original); `Location` names it", body = ChatMessage),
+        (status = 201, description = "Stored (or, for a repeated key, the original); `Location` names it", body = ChatMessageSchema),
         (status = 400, description = "Invalid body or key", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such room (or not one you may see)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -405,7 +408,7 @@ pub async fn post_message(
 #[utoipa::path(get, path = "/api/v1/rooms/{name}/messages/{id}", tag = "rooms", security(("bearer" = [])),
     params(("name" = String, Path, description = "Room name"), ("id" = i32, Path, description = "Message id", minimum = 1)),
     responses(
-        (status = 200, description = "The message", body = ChatMessage),
+        (status = 200, description = "The message", body = ChatMessageSchema),
         (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such room or message", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]

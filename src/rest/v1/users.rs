@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::models::User;
 use crate::db::Db;
-use crate::domain::Role;
+use crate::domain::{Role, Secret};
 use crate::error::AppError;
 use crate::http::auth::{AuthUser, MaybeAuthUser};
-use crate::http::conditional::{cached_json, created, if_match, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
-use crate::http::listing::{list_response, PageParams};
+use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::services::events::Events;
-use crate::services::users::{self, RegisterInput, UserInput};
+use crate::services::users::{self, UserInput};
 use crate::services::{Actor, Change};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,6 +44,51 @@ impl UserView {
             updated_at: user.updated_at.and_utc(),
         }
     }
+
+    /// How every user looks to `actor`, signed in: what the handlers of `actor`'s requests
+    /// show (and `If-Match` compares with).
+    fn seen_by(actor: Actor) -> impl Fn(&User) -> Self + Clone + Send + 'static {
+        move |user| Self::for_viewer(user, Some(&actor))
+    }
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterInput {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// 8 to 128 characters.
+    #[schema(value_type = String, format = Password, example = "correct horse battery")]
+    pub password: Secret,
+}
+
+impl From<RegisterInput> for users::RegisterInput {
+    fn from(input: RegisterInput) -> Self {
+        Self {
+            email: input.email,
+            name: input.name,
+            password: input.password,
+        }
+    }
+}
+
+// The body is read as the service's `UserInput` (a merge patch is read the same way); this
+// describes it in the document.
+/// Body of `PUT /users/{id}`: the whole writable representation. `password` is write-only
+/// and optional; `role` may be changed by admins only (sending the current role is fine).
+#[derive(utoipa::ToSchema)]
+#[schema(as = UserInput)]
+pub struct UserInputSchema {
+    pub email: String,
+    pub name: String,
+    #[schema(format = Password)]
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    /// Admins only: a disabled account cannot sign in and its sessions end at once.
+    pub disabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -68,7 +113,7 @@ pub async fn register(
     events: web::Data<Events>,
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<HttpResponse, AppError> {
-    let user = users::register(&db, &events, input).await?;
+    let user = users::register(&db, &events, input.into()).await?;
     let actor = Actor {
         user_id: user.id,
         role: user.role,
@@ -96,21 +141,12 @@ pub async fn list(
     filter: web::Query<UserFilterParams>,
 ) -> Result<HttpResponse, AppError> {
     let (page, sort) = paging.parse(users::SORTABLE)?;
-    let role = filter
-        .role
-        .as_deref()
-        .map(str::parse::<Role>)
-        .transpose()
-        .map_err(|why| AppError::invalid("role", why))?;
+    let role = filter_param::<Role>("role", filter.role.as_deref())?;
     let listing = db
         .run(move |c| users::list(c, &actor, role, page.into(), &sort))
         .await?;
-    let views = listing
-        .items
-        .iter()
-        .map(|u| UserView::for_viewer(u, Some(&actor)))
-        .collect();
-    list_response(&req, views, listing.total, page, CachePolicy::Private)
+    let view = UserView::seen_by(actor);
+    list_response(&req, &listing, view, page, CachePolicy::Private)
 }
 
 /// The account the token belongs to.
@@ -165,13 +201,11 @@ async fn update(
     id: i32,
     change: Change<UserInput>,
 ) -> Result<HttpResponse, AppError> {
-    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
-    let user = users::update(&db, &events, actor, id, change, check).await?;
-    cached_json(
-        &req,
-        &UserView::for_viewer(&user, Some(&actor)),
-        CachePolicy::Private,
-    )
+    let view = UserView::seen_by(actor);
+    conditional::update(&req, CachePolicy::Private, view, |check| {
+        users::update(&db, &events, actor, id, change, check)
+    })
+    .await
 }
 
 /// Replace your account's fields (or any account, as admin). Changing the password ends
@@ -179,7 +213,7 @@ async fn update(
 /// changing the role or `disabled` needs admin.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
-    request_body = UserInput,
+    request_body = UserInputSchema,
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -261,9 +295,9 @@ pub async fn delete(
     events: web::Data<Events>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let check = if_match(&req, move |u: &User| UserView::for_viewer(u, Some(&actor)));
     let events = events.get_ref().clone();
-    db.run(move |c| users::delete(c, &events, &actor, id, check))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    conditional::delete(&req, UserView::seen_by(actor), |check| {
+        db.run(move |c| users::delete(c, &events, &actor, id, check))
+    })
+    .await
 }
