@@ -152,7 +152,7 @@ async fn users(addr: &str, count: usize) -> anyhow::Result<Vec<String>> {
         let mut conn = HttpConn::connect(addr).await?;
         let body = json!({"email": email, "name": format!("Client {i}"), "password": password});
         let reply = conn
-            .post_json("/api/v1/users", None, body.to_string().as_bytes())
+            .post_json("/api/v1/users", None, body.to_string())
             .await?;
         anyhow::ensure!(
             reply.status == 201,
@@ -490,7 +490,7 @@ async fn deploy_and_run(config: &Config, database_url: &str) -> anyhow::Result<V
         .post_json(
             &format!("/api/v1/rooms/{ROOM}/messages"),
             Some(&tokens[0]),
-            json!({"body": END}).to_string().as_bytes(),
+            json!({"body": END}).to_string(),
         )
         .await?;
     anyhow::ensure!(

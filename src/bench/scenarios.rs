@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::json;
 
@@ -69,6 +70,7 @@ pub async fn http_load(
 ) -> Summary {
     let done = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(label, duration, done.clone(), target.quiet);
+    let body = body.map(Bytes::from);
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(concurrency);
@@ -87,8 +89,11 @@ pub async fn http_load(
             let mut conn = None;
             while Instant::now() < deadline {
                 if conn.is_none() {
-                    match HttpConn::connect(&addr).await {
-                        Ok(c) => conn = Some(c.with_header(header.as_ref())),
+                    let connected = HttpConn::connect(&addr)
+                        .await
+                        .and_then(|c| c.with_header(header.as_ref()));
+                    match connected {
+                        Ok(c) => conn = Some(c),
                         Err(_) => {
                             samples.errors += 1;
                             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -101,7 +106,7 @@ pub async fn http_load(
                 let p = path(seed);
                 let t = Instant::now();
                 let reply = match &body {
-                    Some(b) => c.post_json(&p, bearer.as_deref(), b).await,
+                    Some(b) => c.post_json(&p, bearer.as_deref(), b.clone()).await,
                     None => c.get(&p, bearer.as_deref()).await,
                 };
                 match reply {

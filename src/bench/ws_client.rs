@@ -1,151 +1,194 @@
-//! A minimal WebSocket client (RFC 6455) for load generation: the upgrade, masked text
-//! frames out, unmasked frames in, pings answered. No extensions, no fragmentation.
-//! [`WsConn::next`] is cancel-safe (frames are cut from a buffer that only a completed read
-//! fills), so a client may wait for a frame and a timer at once.
+//! The bench's WebSocket client: tokio-tungstenite over a TCP connection the bench opens
+//! itself. The library does the handshake (a random key, the server's
+//! `Sec-WebSocket-Accept` checked), masks what it sends, reassembles fragmented messages and
+//! answers pings. [`WsConn::next`] is cancel-safe (tungstenite keeps a partly read frame in
+//! its own buffer), so a client may wait for a frame and a timer at once.
 
 use std::io;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::WebSocketStream;
 
 pub struct WsConn {
-    stream: BufReader<TcpStream>,
-    mask_seed: u32,
-    /// Bytes read and not yet cut into frames.
-    buf: Vec<u8>,
-    /// A ping's payload, answered on the next call.
-    pong: Option<Vec<u8>>,
+    stream: WebSocketStream<TcpStream>,
 }
 
-/// The opcode and payload of the first whole frame in `buf`, and its length.
-fn frame_in(buf: &[u8]) -> io::Result<Option<(u8, Vec<u8>, usize)>> {
-    if buf.len() < 2 {
-        return Ok(None);
-    }
-    let opcode = buf[0] & 0x0f;
-    let (len, head) = match buf[1] & 0x7f {
-        126 if buf.len() >= 4 => (u64::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
-        127 if buf.len() >= 10 => {
-            let mut n = [0u8; 8];
-            n.copy_from_slice(&buf[2..10]);
-            (u64::from_be_bytes(n), 10)
-        }
-        126 | 127 => return Ok(None),
-        n => (u64::from(n), 2),
-    };
-    if len > 16 * 1024 * 1024 {
-        return Err(invalid("frame too large"));
-    }
-    let end = head + len as usize;
-    if buf.len() < end {
-        return Ok(None);
-    }
-    Ok(Some((opcode, buf[head..end].to_vec(), end)))
-}
-
-/// A data frame from the server.
+/// A data message from the server.
 pub enum WsFrame {
     Text(String),
-    /// Binary frames carry nothing the scenarios read.
+    /// Binary messages carry nothing the scenarios read.
     Binary,
     Closed,
 }
 
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+fn io_error(error: Error) -> io::Error {
+    match error {
+        Error::Io(e) => e,
+        Error::ConnectionClosed | Error::AlreadyClosed => io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        ),
+        other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+    }
+}
+
+/// Buffers sized for the chat and echo frames the scenarios read (tungstenite's defaults,
+/// 128 KiB each way, add up over ws-hold's 10,000 connections); the size limits stay the
+/// library's (16 MiB a frame, 64 MiB a message).
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0)
 }
 
 impl WsConn {
     /// Opens `path` (which may carry `?token=`) on `addr`.
     pub async fn connect(addr: &str, path: &str) -> io::Result<Self> {
-        let mut stream = TcpStream::connect(addr).await?;
+        let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: c3dpdGNoYm9hcmQtYmVuY2g=\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut stream = BufReader::with_capacity(16 * 1024, stream);
-        let mut head = Vec::with_capacity(256);
-        while !head.ends_with(b"\r\n\r\n") {
-            let byte = stream.read_u8().await?;
-            head.push(byte);
-            if head.len() > 8192 {
-                return Err(invalid("upgrade response too long"));
-            }
-        }
-        if !head.starts_with(b"HTTP/1.1 101") {
-            let line = String::from_utf8_lossy(&head);
-            return Err(invalid(line.lines().next().unwrap_or("no status")));
-        }
-        Ok(Self {
-            stream,
-            mask_seed: 0x9e37_79b9,
-            buf: Vec::with_capacity(16 * 1024),
-            pong: None,
-        })
-    }
-
-    async fn write_frame(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        // Any mask will do for a benchmark client; it only has to vary.
-        self.mask_seed = self
-            .mask_seed
-            .wrapping_mul(1_664_525)
-            .wrapping_add(1_013_904_223);
-        let mask = self.mask_seed.to_be_bytes();
-        let mut frame = Vec::with_capacity(payload.len() + 14);
-        frame.push(0x80 | opcode);
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | n as u8),
-            n if n <= u16::MAX as usize => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                frame.push(0x80 | 127);
-                frame.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.get_mut().write_all(&frame).await
+        let url = format!("ws://{addr}{path}");
+        let (stream, _response) =
+            tokio_tungstenite::client_async_with_config(url, stream, Some(config()))
+                .await
+                .map_err(io_error)?;
+        Ok(Self { stream })
     }
 
     pub async fn send_text(&mut self, text: &str) -> io::Result<()> {
-        self.write_frame(0x1, text.as_bytes()).await
+        self.stream
+            .send(Message::text(text))
+            .await
+            .map_err(io_error)
     }
 
-    /// The next data frame; pings are answered and other control frames skipped.
+    /// The next data message; control frames are handled by the library (pings answered).
     pub async fn next(&mut self) -> io::Result<WsFrame> {
         loop {
-            if let Some(payload) = self.pong.take() {
-                self.write_frame(0xA, &payload).await?;
-            }
-            if let Some((opcode, payload, used)) = frame_in(&self.buf)? {
-                self.buf.drain(..used);
-                match opcode {
-                    0x1 => {
-                        return String::from_utf8(payload)
-                            .map(WsFrame::Text)
-                            .map_err(|_| invalid("text frame is not UTF-8"))
-                    }
-                    0x2 => return Ok(WsFrame::Binary),
-                    0x8 => return Ok(WsFrame::Closed),
-                    0x9 => self.pong = Some(payload),
-                    _ => {}
-                }
-                continue;
-            }
-            if self.stream.read_buf(&mut self.buf).await? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ));
+            let message = match self.stream.next().await {
+                Some(message) => message.map_err(io_error)?,
+                None => return Err(io_error(Error::ConnectionClosed)),
+            };
+            match message {
+                Message::Text(text) => return Ok(WsFrame::Text(text.as_str().to_owned())),
+                Message::Binary(_) => return Ok(WsFrame::Binary),
+                Message::Close(_) => return Ok(WsFrame::Closed),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
     }
 
     pub async fn close(mut self) {
-        let _ = self.write_frame(0x8, &1000u16.to_be_bytes()).await;
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        let _ = self.stream.close(Some(frame)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+    use super::*;
+
+    /// Reads an upgrade request and returns its `Sec-WebSocket-Key`.
+    async fn key_of_request(socket: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(socket.read_u8().await.unwrap());
+        }
+        String::from_utf8(head)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_owned())
+            })
+            .expect("a Sec-WebSocket-Key")
+    }
+
+    async fn upgrade(socket: &mut TcpStream, accept: &str) {
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+    }
+
+    async fn listener() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_message_arrives_whole_and_a_ping_between_its_fragments_is_answered() {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let key = key_of_request(&mut socket).await;
+            upgrade(&mut socket, &derive_accept_key(key.as_bytes())).await;
+            // Text "Hel" (not final), a ping, the continuation "lo" (final): unmasked, as
+            // a server sends.
+            let frames = [
+                &[0x01, 3, b'H', b'e', b'l'][..],
+                &[0x89, 1, b'p'],
+                &[0x80, 2, b'l', b'o'],
+            ];
+            socket.write_all(&frames.concat()).await.unwrap();
+            // The pong: final, opcode 0xA, masked, payload "p".
+            let mut pong = [0u8; 7];
+            socket.read_exact(&mut pong).await.unwrap();
+            assert_eq!(&pong[..2], &[0x8A, 0x81]);
+            assert_eq!(pong[6] ^ pong[2], b'p');
+        });
+        let mut ws = WsConn::connect(&addr, "/ws/echo").await.unwrap();
+        match ws.next().await.unwrap() {
+            WsFrame::Text(text) => assert_eq!(text, "Hello"),
+            _ => panic!("not a text message"),
+        }
+        // The pong goes out with the client's next read or write.
+        ws.send_text("x").await.unwrap();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_sec_websocket_accept_is_refused() {
+        let (listener, addr) = listener().await;
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            key_of_request(&mut socket).await;
+            upgrade(&mut socket, &derive_accept_key(b"another key")).await;
+            // Held open: the client must refuse the answer, not wait for more.
+            let _ = socket.read_u8().await;
+        });
+        assert!(WsConn::connect(&addr, "/ws/echo").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn every_connection_sends_a_key_of_its_own() {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let mut keys = Vec::new();
+            for _ in 0..2 {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let key = key_of_request(&mut socket).await;
+                upgrade(&mut socket, &derive_accept_key(key.as_bytes())).await;
+                keys.push(key);
+            }
+            keys
+        });
+        let _first = WsConn::connect(&addr, "/a").await.unwrap();
+        let _second = WsConn::connect(&addr, "/b").await.unwrap();
+        let keys = server.await.unwrap();
+        assert_ne!(keys[0], keys[1]);
     }
 }
