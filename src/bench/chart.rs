@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use super::scenarios::Run;
+use crate::domain::{integer, object};
 
 /// The models in drawing order, with the series class that colours them (`static/chart.css`).
 pub const MODELS: [(&str, &str); 3] = [("sync", "s3"), ("blocking", "s2"), ("async", "s1")];
@@ -41,17 +42,21 @@ pub struct Sample {
     /// not drawn.
     pub case: String,
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "integer")]
     pub concurrency: u32,
+    #[serde(deserialize_with = "object")]
     pub summary: Figures,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Figures {
     #[schema(minimum = 0, maximum = 1e12)]
+    #[serde(deserialize_with = "integer")]
     pub count: u64,
     #[schema(minimum = 0, maximum = 1e12)]
+    #[serde(deserialize_with = "integer")]
     pub errors: u64,
     pub per_second: f64,
     pub p50_ms: f64,
@@ -133,7 +138,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -725,7 +730,7 @@ mod tests {
             .collect();
         let svg = lab(&runs, Metric::Rps, 640, false);
         assert_eq!(svg.matches("<polyline class=\"series").count(), 3);
-        assert_eq!(svg.matches("<g class=\"point").count(), 9);
+        assert_eq!(svg.matches("<g class=\"point ").count(), 9);
         assert_eq!(svg.matches("data-testid=\"ideal-line\"").count(), 1);
         assert!(svg.contains(
             "<title>Throughput vs. concurrency (10 ms of simulated I/O per request)</title>"

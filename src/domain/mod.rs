@@ -6,6 +6,7 @@ mod email;
 mod fields;
 mod integer;
 pub mod merge_patch;
+mod object;
 mod order_status;
 mod paging;
 mod role;
@@ -20,6 +21,7 @@ pub use chat::{
 pub use email::Email;
 pub use fields::Fields;
 pub use integer::integer;
+pub use object::{object, objects};
 pub use order_status::OrderStatus;
 pub use paging::{PageRequest, Sort, SortKey, Window};
 pub use role::Role;

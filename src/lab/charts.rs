@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 
 use crate::bench::chart::{self, Metric, Sample, MAX_WIDTH, MIN_WIDTH};
+use crate::domain::objects;
 use crate::error::{AppError, FieldError};
 use crate::http::json::ApiJson;
 
@@ -32,6 +33,7 @@ pub struct ChartRequest {
     /// 1 to 192 runs as `GET /lab/results` and `POST /lab/runs` answer them; the cases
     /// `sync`, `blocking` and `async` are drawn, others left out.
     #[schema(min_items = 1, max_items = 192)]
+    #[serde(deserialize_with = "objects")]
     pub runs: Vec<Sample>,
 }
 

@@ -185,7 +185,7 @@ async fn the_lab_chart_is_the_benchs_svg_drawn_at_the_width_the_page_asks_for() 
     assert!(svg
         .contains("<title>Throughput vs. concurrency (5 ms of simulated I/O per request)</title>"));
     assert_eq!(svg.matches("<polyline class=\"series").count(), 3);
-    assert_eq!(svg.matches("<g class=\"point").count(), 6);
+    assert_eq!(svg.matches("<g class=\"point ").count(), 6);
     assert!(svg.contains("data-testid=\"ideal-line\""));
     // Each point says its figures (and, on hover, every model's at its level).
     assert!(svg.contains(
