@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use serde::Deserialize;
 
 use crate::bench::chart::{self, Metric, Sample, MAX_WIDTH, MIN_WIDTH};
-use crate::domain::objects;
+use crate::domain::{integer, objects};
 use crate::error::{AppError, FieldError};
 use crate::http::json::ApiJson;
 
@@ -27,7 +27,7 @@ pub struct ChartRequest {
     #[serde(default)]
     pub metric: Metric,
     /// The chart's width in px, 280 to 2000 (its height follows).
-    #[serde(default = "default_width")]
+    #[serde(default = "default_width", deserialize_with = "integer")]
     #[schema(minimum = 280, maximum = 2000, default = 640)]
     pub width: u32,
     /// 1 to 192 runs as `GET /lab/results` and `POST /lab/runs` answer them; the cases
