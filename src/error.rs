@@ -98,6 +98,15 @@ impl AppError {
         }
     }
 
+    /// `Ok` when a check found nothing, else one 400 listing every field it found wrong.
+    pub fn unless_invalid(errors: Vec<FieldError>) -> Result<(), AppError> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation(vec![FieldError::new(field, message)])
     }

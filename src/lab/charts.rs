@@ -3,7 +3,7 @@
 //! run), at the width the page has for them. A pure function of its input: nothing is read
 //! or stored, and every input within the documented bounds gives a (bounded) drawing.
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::bench::chart::{self, Metric, Sample, MAX_WIDTH, MIN_WIDTH};
@@ -59,11 +59,7 @@ fn validate(req: &ChartRequest) -> Result<(), AppError> {
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(errors))
-    }
+    AppError::unless_invalid(errors)
 }
 
 /// Draw the lab chart of these runs (SVG, the bench's chart code).
@@ -72,7 +68,10 @@ fn validate(req: &ChartRequest) -> Result<(), AppError> {
         (status = 400, description = "Out of bounds", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn draw(ApiJson(req): ApiJson<ChartRequest>) -> Result<HttpResponse, AppError> {
     validate(&req)?;
-    let svg = chart::lab(&req.runs, req.metric, req.width, false);
+    // Up to 192 runs of geometry and text: off the async workers, like any CPU work here.
+    let svg = web::block(move || chart::lab(&req.runs, req.metric, req.width, false))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
         .insert_header(("cache-control", "no-store"))

@@ -70,11 +70,7 @@ fn validate(input: &OrderInput) -> Result<(), AppError> {
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(errors))
-    }
+    AppError::unless_invalid(errors)
 }
 
 /// Places an order: every line's stock is checked and taken in one write transaction, so
