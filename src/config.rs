@@ -73,6 +73,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl: u64,
 
+    /// Seconds after its rotation during which a refresh token whose answer was lost may be
+    /// presented again, as long as its unseen successor has not been used (0: never).
+    #[arg(long, env = "SWITCHBOARD_REFRESH_REUSE_GRACE", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub refresh_reuse_grace: u64,
+
     /// Largest request body accepted, in bytes (larger is 413).
     #[arg(long, env = "SWITCHBOARD_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
@@ -264,6 +270,10 @@ impl ServeArgs {
 
     pub fn refresh_ttl(&self) -> Duration {
         Duration::from_secs(self.refresh_token_ttl.max(1))
+    }
+
+    pub fn refresh_reuse_grace(&self) -> Duration {
+        Duration::from_secs(self.refresh_reuse_grace)
     }
 }
 

@@ -189,7 +189,12 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let db_data = web::Data::new(db.clone());
-        let tokens = web::Data::new(Tokens::new(&secret, args.access_ttl(), args.refresh_ttl()));
+        let tokens = web::Data::new(Tokens::new(
+            &secret,
+            args.access_ttl(),
+            args.refresh_ttl(),
+            args.refresh_reuse_grace(),
+        ));
         let revocations = tokens.clone().into_inner();
         let remembered = db
             .run(move |c| revocations.revoked().load(c))

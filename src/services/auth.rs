@@ -4,6 +4,13 @@
 //! Refresh tokens rotate: each use returns a new one and retires the old. Tokens issued from
 //! one login form a family; presenting a retired token again means it was copied, so the
 //! whole family is revoked (OAuth 2.0 Security BCP, section 4.14).
+//!
+//! One exception, the reuse grace (Okta's "grace period for token rotation", Auth0's "reuse
+//! interval"): a client whose refresh answer never arrived (a page navigated away while the
+//! request was in flight, a dropped connection) still holds only the retired token. If it
+//! presents that token again within the grace and the successor it never received has not
+//! been used, the successor is retired unused and a new pair issued. Once a successor has
+//! been used, the client demonstrably got it, so the old token coming back is theft again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +64,7 @@ pub struct Tokens {
     validation: Validation,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    reuse_grace: chrono::Duration,
     revoked: RevokedSessions,
 }
 
@@ -90,7 +98,14 @@ impl From<diesel::result::Error> for GrantError {
 }
 
 impl Tokens {
-    pub fn new(secret: &Secret, access_ttl: Duration, refresh_ttl: Duration) -> Self {
+    /// `reuse_grace`: how long after its rotation a refresh token whose answer was lost may be
+    /// presented again (zero: never).
+    pub fn new(
+        secret: &Secret,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+        reuse_grace: Duration,
+    ) -> Self {
         let key = secret.expose().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
@@ -102,6 +117,8 @@ impl Tokens {
             validation,
             access_ttl,
             refresh_ttl,
+            reuse_grace: chrono::Duration::from_std(reuse_grace)
+                .unwrap_or(chrono::Duration::zero()),
             // A minute more than a token can live, so clocks a little apart do no harm.
             revoked: RevokedSessions::new(access_ttl + Duration::from_secs(LEEWAY_SECS + 60)),
         }
@@ -194,9 +211,9 @@ fn issue_pair(
     user_id: i32,
     role: Role,
     family_id: &str,
+    now: chrono::NaiveDateTime,
 ) -> Result<TokenPair, AppError> {
     let refresh = random_token();
-    let now = db::now();
     let ttl = chrono::Duration::from_std(tokens.refresh_ttl).unwrap_or(chrono::Duration::days(30));
     diesel::insert_into(refresh_tokens::table)
         .values(NewRefreshToken {
@@ -249,7 +266,7 @@ pub async fn password_grant(
     };
     let family = uuid::Uuid::new_v4().to_string();
     Ok(db
-        .run(move |c| issue_pair(c, &tokens, user.id, user.role, &family))
+        .run(move |c| issue_pair(c, &tokens, user.id, user.role, &family, db::now()))
         .await?)
 }
 
@@ -281,7 +298,13 @@ pub fn refresh_grant(
         if stored.revoked_at.is_some() {
             return Ok(Refresh::Rejected("the refresh token has been revoked"));
         }
-        if stored.used_at.is_some() {
+        let answer_lost = match stored.used_at {
+            None => false,
+            Some(used_at) => {
+                now - used_at <= tokens.reuse_grace && !successor_used(conn, &stored, used_at)?
+            }
+        };
+        if stored.used_at.is_some() && !answer_lost {
             // Committed even though the request fails: that is the point.
             sessions::revoke(
                 conn,
@@ -301,15 +324,32 @@ pub fn refresh_grant(
         if user.disabled_at.is_some() {
             return Ok(Refresh::Rejected("the account is disabled"));
         }
-        diesel::update(refresh_tokens::table.find(stored.id))
-            .set(refresh_tokens::used_at.eq(Some(now)))
+        if answer_lost {
+            // The successor never reached its client: nobody may use it now.
+            let undelivered = diesel::update(successors(
+                stored.family_id.clone(),
+                stored.used_at.unwrap_or(now),
+            ))
+            .filter(refresh_tokens::revoked_at.is_null())
+            .set(refresh_tokens::revoked_at.eq(Some(now)))
             .execute(conn)?;
+            tracing::info!(
+                user_id = user.id,
+                undelivered,
+                "a rotated refresh token came back within the reuse grace; its successor is retired"
+            );
+        } else {
+            diesel::update(refresh_tokens::table.find(stored.id))
+                .set(refresh_tokens::used_at.eq(Some(now)))
+                .execute(conn)?;
+        }
         Ok(Refresh::Issued(issue_pair(
             conn,
             tokens,
             user.id,
             user.role,
             &stored.family_id,
+            now,
         )?))
     })?;
     match outcome {
@@ -325,6 +365,28 @@ pub fn refresh_grant(
             ))
         }
     }
+}
+
+/// The tokens issued in `family` when (or after) one of its tokens was rotated at `used_at`.
+#[diesel::dsl::auto_type]
+fn successors(family: String, used_at: chrono::NaiveDateTime) -> _ {
+    refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family))
+        .filter(refresh_tokens::created_at.ge(used_at))
+}
+
+/// Whether a token issued from `stored`'s rotation was itself used: then its client had the
+/// answer, and `stored` coming back is not a lost answer being retried.
+fn successor_used(
+    conn: &mut DbConnection,
+    stored: &RefreshToken,
+    used_at: chrono::NaiveDateTime,
+) -> Result<bool, AppError> {
+    let used: i64 = successors(stored.family_id.clone(), used_at)
+        .filter(refresh_tokens::used_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(used > 0)
 }
 
 /// RFC 7009: revoking a refresh token ends its whole session (family): its access tokens

@@ -97,40 +97,87 @@ api_test!(token_endpoint_reports_rfc_6749_error_codes, |app| {
     assert_eq!(secret.oauth_error(401)["error"], "invalid_client");
 });
 
+/// The refresh token a token-endpoint answer carries.
+fn refresh_of(r: &Resp) -> String {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["refresh_token"].as_str().unwrap().to_owned()
+}
+
 api_test!(
     refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_family,
     |app| {
         app.register("ada@example.com", "Ada").await;
-        let first = app.login("ada@example.com", PASSWORD).await.json();
-        let r1 = first["refresh_token"].as_str().unwrap().to_owned();
-
-        let second = app
-            .post("/api/v1/auth/token")
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", &r1)])
-            .send()
-            .await;
-        assert_eq!(second.status, 200);
-        let r2 = second.json()["refresh_token"].as_str().unwrap().to_owned();
+        let r1 = refresh_of(&app.login("ada@example.com", PASSWORD).await);
+        let r2 = refresh_of(&app.refresh(&r1).await);
         assert_ne!(r1, r2);
-
-        // r1 was used: presenting it again is theft, so r2 dies with it.
-        let reuse = app
-            .post("/api/v1/auth/token")
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", &r1)])
-            .send()
-            .await;
-        assert_eq!(reuse.oauth_error(400)["error"], "invalid_grant");
-        let after = app
-            .post("/api/v1/auth/token")
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", &r2)])
-            .send()
-            .await;
-        assert_eq!(after.oauth_error(400)["error"], "invalid_grant");
+        // r2 was used, so its client had the answer: r1 coming back is theft, and the
+        // whole family dies with it.
+        let r3 = refresh_of(&app.refresh(&r2).await);
+        assert_eq!(
+            app.refresh(&r1).await.oauth_error(400)["error"],
+            "invalid_grant"
+        );
+        assert_eq!(
+            app.refresh(&r3).await.oauth_error(400)["error"],
+            "invalid_grant"
+        );
 
         // A separate login is a separate family and still works.
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 200);
     }
 );
+
+api_test!(
+    a_refresh_whose_answer_was_lost_is_retried_with_the_same_token,
+    |app| {
+        app.register("ada@example.com", "Ada").await;
+        let r1 = refresh_of(&app.login("ada@example.com", PASSWORD).await);
+        // The answer carrying r2 never reached the client (a page navigated away).
+        let lost = refresh_of(&app.refresh(&r1).await);
+        let retried = app.refresh(&r1).await;
+        let r3 = refresh_of(&retried);
+        assert_ne!(r3, lost);
+        // The undelivered token is retired, without ending the session.
+        assert_eq!(
+            app.refresh(&lost).await.oauth_error(400)["error"],
+            "invalid_grant"
+        );
+        let r4 = app.refresh(&r3).await;
+        let access = r4.json()["access_token"].as_str().unwrap().to_owned();
+        let r4 = refresh_of(&r4);
+        let me = app.get("/api/v1/users/me").bearer(&access).send().await;
+        assert_eq!(me.status, 200);
+        // Its successor r3 has been used now: r1 again is theft, and ends the session.
+        assert_eq!(
+            app.refresh(&r1).await.oauth_error(400)["error"],
+            "invalid_grant"
+        );
+        assert_eq!(
+            app.refresh(&r4).await.oauth_error(400)["error"],
+            "invalid_grant"
+        );
+        let me = app.get("/api/v1/users/me").bearer(&access).send().await;
+        assert_eq!(me.status, 401);
+    }
+);
+
+#[actix_web::test]
+async fn without_a_reuse_grace_any_retired_refresh_token_revokes_its_family() {
+    let app = spawn_with(Backend::Sqlite, |a| a.refresh_reuse_grace = 0)
+        .await
+        .unwrap();
+    app.register("ada@example.com", "Ada").await;
+    let r1 = refresh_of(&app.login("ada@example.com", PASSWORD).await);
+    let r2 = refresh_of(&app.refresh(&r1).await);
+    assert_eq!(
+        app.refresh(&r1).await.oauth_error(400)["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        app.refresh(&r2).await.oauth_error(400)["error"],
+        "invalid_grant"
+    );
+}
 
 api_test!(
     revoking_a_refresh_token_ends_its_session_and_unknown_tokens_are_accepted,
@@ -146,11 +193,7 @@ api_test!(
             .send()
             .await;
         assert_eq!(revoke.status, 200);
-        let use_it = app
-            .post("/api/v1/auth/token")
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-            .send()
-            .await;
+        let use_it = app.refresh(&refresh).await;
         assert_eq!(use_it.oauth_error(400)["error"], "invalid_grant");
 
         let unknown = app
@@ -184,11 +227,7 @@ api_test!(
             .await;
         assert_eq!(r.status, 200);
         assert!(r.json().get("password").is_none() && r.json().get("password_hash").is_none());
-        let use_it = app
-            .post("/api/v1/auth/token")
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-            .send()
-            .await;
+        let use_it = app.refresh(&refresh).await;
         assert_eq!(use_it.oauth_error(400)["error"], "invalid_grant");
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status, 400);
         assert_eq!(

@@ -228,6 +228,7 @@ pub fn serve_args(database_url: &str) -> ServeArgs {
         blocking_threads: None,
         access_token_ttl: 900,
         refresh_token_ttl: 3600,
+        refresh_reuse_grace: 30,
         max_body_bytes: 256 * 1024,
         compress_min_bytes: 1024,
         shutdown_timeout: 1,
@@ -376,6 +377,17 @@ impl TestApp {
                 ("grant_type", "password"),
                 ("username", email),
                 ("password", password),
+            ])
+            .send()
+            .await
+    }
+
+    /// `grant_type=refresh_token` with `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Resp {
+        self.post("/api/v1/auth/token")
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
             ])
             .send()
             .await

@@ -79,15 +79,7 @@ api_test!(
         refused(&app, other_device["access_token"].as_str().unwrap()).await;
         // The refresh tokens of those sessions are gone too; a new sign-in works.
         let r = app
-            .post("/api/v1/auth/token")
-            .form(&[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    other_device["refresh_token"].as_str().unwrap(),
-                ),
-            ])
-            .send()
+            .refresh(other_device["refresh_token"].as_str().unwrap())
             .await;
         assert_eq!(r.status, 400);
         let fresh = login(&app, "ada@example.com", "a brand new password").await;
@@ -166,12 +158,7 @@ api_test!(
         assert_eq!(r.status, 400);
         assert_eq!(r.json()["error"], "invalid_grant");
         let r = app
-            .post("/api/v1/auth/token")
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", session["refresh_token"].as_str().unwrap()),
-            ])
-            .send()
+            .refresh(session["refresh_token"].as_str().unwrap())
             .await;
         assert_eq!(r.status, 400);
         // Enabled again, the account signs in (old sessions stay ended).
