@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 /// One offending input field, as listed in a validation problem.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
     /// Where the value was: a JSON path (`items[0].quantity`) or a query parameter name.
     pub field: String,
@@ -215,7 +215,7 @@ impl From<diesel::result::Error> for AppError {
 }
 
 /// RFC 9457 problem details, with `errors` for validation problems.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub problem_type: String,

@@ -10,6 +10,7 @@ use crate::bench::chart::{self, Metric, Sample, MAX_WIDTH, MIN_WIDTH};
 use crate::domain::{integer, objects};
 use crate::error::{AppError, FieldError};
 use crate::http::json::ApiJson;
+use crate::http::problems::ProblemSchema;
 
 /// The most runs one chart draws: 3 models at 64 levels.
 const MAX_RUNS: usize = 192;
@@ -65,7 +66,7 @@ fn validate(req: &ChartRequest) -> Result<(), AppError> {
 /// Draw the lab chart of these runs (SVG, the bench's chart code).
 #[utoipa::path(post, path = "/api/v1/lab/chart", tag = "lab", request_body = ChartRequest,
     responses((status = 200, description = "The chart: an SVG document", body = String, content_type = "image/svg+xml"),
-        (status = 400, description = "Out of bounds", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "Out of bounds", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn draw(ApiJson(req): ApiJson<ChartRequest>) -> Result<HttpResponse, AppError> {
     validate(&req)?;
     // Up to 192 runs of geometry and text: off the async workers, like any CPU work here.

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{Db, DbConnection};
 use crate::error::{AppError, FieldError};
+use crate::http::problems::ProblemSchema;
 use crate::http::request_context::RequestStart;
 use crate::http::routing::Endpoint;
 use crate::services::products;
@@ -179,7 +180,7 @@ fn work_label(sleep_ms: u64) -> String {
 /// `GET /api/v1/lab/sync?ms=`: blocks the worker thread on purpose.
 #[utoipa::path(get, path = "/api/v1/lab/sync", tag = "lab", params(WaitParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
-        (status = 400, description = "`ms` out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`ms` out of range", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn sync(
     req: HttpRequest,
     db: web::Data<Db>,
@@ -223,7 +224,7 @@ async fn on_pool<T: Send + 'static>(
 /// `GET /api/v1/lab/blocking?ms=`: the same work on the blocking pool.
 #[utoipa::path(get, path = "/api/v1/lab/blocking", tag = "lab", params(WaitParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
-        (status = 400, description = "`ms` out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`ms` out of range", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn blocking(
     req: HttpRequest,
     db: web::Data<Db>,
@@ -254,7 +255,7 @@ pub async fn blocking(
 /// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads on the database threads.
 #[utoipa::path(get, path = "/api/v1/lab/async", tag = "lab", params(WaitParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
-        (status = 400, description = "`ms` out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`ms` out of range", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn asynchronous(
     req: HttpRequest,
     db: web::Data<Db>,
@@ -303,7 +304,7 @@ fn sha_rounds(n: u64) -> String {
 /// `GET /api/v1/lab/cpu?n=&model=`: CPU-bound work on the chosen model.
 #[utoipa::path(get, path = "/api/v1/lab/cpu", tag = "lab", params(CpuParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
-        (status = 400, description = "`n` or `model` invalid", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`n` or `model` invalid", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn cpu(req: HttpRequest, q: web::Query<CpuParams>) -> Result<HttpResponse, AppError> {
     let started = Instant::now();
     let rounds = bounded("n", q.n.as_deref(), 100_000, (1, MAX_ROUNDS))?;

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::bench::scenarios::{self, Run, Target};
 use crate::error::{AppError, FieldError};
 use crate::http::json::ApiJson;
+use crate::http::problems::ProblemSchema;
 
 /// Where results are read from and how this server is reached.
 pub struct LabRuns {
@@ -117,8 +118,8 @@ fn validate(req: RunRequest) -> Result<(u64, Vec<usize>, f64), AppError> {
 /// Run the lab scenario against this server now (small and bounded; one at a time).
 #[utoipa::path(post, path = "/api/v1/lab/runs", tag = "lab", request_body = RunRequest,
     responses((status = 200, description = "Throughput and latency per model and level", body = RunResults),
-        (status = 400, description = "Out of bounds", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another run is going on, or the server uses TLS", body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "Out of bounds", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Another run is going on, or the server uses TLS", body = ProblemSchema, content_type = "application/problem+json")))]
 pub async fn start(
     runs: web::Data<LabRuns>,
     ApiJson(req): ApiJson<RunRequest>,

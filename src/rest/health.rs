@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::problems::ProblemSchema;
 use crate::realtime::bridge::Bridge;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,7 +37,7 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Ready: the database (and, when bridged, Redis) answers", body = Health),
-    (status = 503, description = "The database (or, when bridged, Redis) is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The database (or, when bridged, Redis) is unreachable", body = ProblemSchema, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(
     db: web::Data<Db>,

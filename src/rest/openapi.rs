@@ -5,6 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{health, v1};
+use crate::http::problems::{FieldErrorSchema, ProblemSchema};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +31,7 @@ use super::{health, v1};
         crate::lab::sync, crate::lab::blocking, crate::lab::asynchronous, crate::lab::cpu,
         crate::lab::runs::latest, crate::lab::runs::start, crate::lab::charts::draw,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(ProblemSchema, FieldErrorSchema)),
     modifiers(&BearerAuth, &UniqueOperationIds),
     tags(
         (name = "auth", description = "OAuth 2.0 token endpoint and revocation"),

@@ -24,6 +24,9 @@ const SENDERS: usize = 4;
 const PER_SENDER: usize = 40;
 /// The body of the last message, posted once every send is acknowledged.
 const END: &str = "end of test";
+/// How long a phase of the test may take. A reader may hear nothing for as long: while
+/// Redis is down, or its instance is being killed, nothing new may reach it.
+const PHASE: Duration = Duration::from_secs(60);
 
 /// Instance A, a separate process so that it can really crash.
 struct Process(Child);
@@ -168,7 +171,7 @@ async fn run_client(
             ws.say(ROOM, &format!("m {client_id}"), &client_id).await;
             pending = Some(client_id);
         }
-        let frame = match ws.next_or_gone().await {
+        let frame = match ws.next_or_gone(PHASE).await {
             Received::Json(frame) => frame,
             Received::Closed(_) => {
                 assert!(on_a, "client {} lost a connection to B", client.index);
@@ -206,7 +209,7 @@ async fn run_client(
 }
 
 async fn wait_for(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + PHASE;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;

@@ -153,9 +153,10 @@ impl WsClient {
         self.receive(wait, false).await
     }
 
-    /// Like [`Self::next`], but a broken connection (its server was killed) reads as a close.
-    pub async fn next_or_gone(&mut self) -> Received {
-        self.receive(HANG_GUARD, true)
+    /// Like [`Self::next_within`], but a broken connection (its server was killed) reads as a
+    /// close; nothing within `wait` fails the test.
+    pub async fn next_or_gone(&mut self, wait: Duration) -> Received {
+        self.receive(wait, true)
             .await
             .expect("no frame from the server in time")
     }

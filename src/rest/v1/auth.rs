@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::db::Db;
 use crate::domain::Secret;
 use crate::error::{problem, AppError, Problem};
+use crate::http::problems::{BodyTooLarge, ProblemSchema};
 use crate::services::auth::{self, GrantError, TokenPair, Tokens};
 use crate::services::events::Events;
 
@@ -22,6 +23,7 @@ use crate::services::events::Events;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OAuthProblem {
     #[serde(flatten)]
+    #[schema(value_type = ProblemSchema)]
     pub problem: Problem,
     /// `invalid_request`, `invalid_client`, `invalid_grant` or `unsupported_grant_type`.
     pub error: &'static str,
@@ -158,7 +160,7 @@ fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a s
         (status = 200, description = "Tokens (never cached)", body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthProblem, content_type = "application/json"),
         (status = 401, description = "invalid_client", body = OAuthProblem, content_type = "application/json"),
-        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
+        BodyTooLarge,
     ))]
 pub async fn token(
     req: HttpRequest,

@@ -12,6 +12,7 @@ use crate::http::auth::AuthUser;
 use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{filter_param, list_response, PageParams};
+use crate::http::problems::{IfMatchFailed, NoValidToken, NotJson, NotModified, ProblemSchema};
 use crate::services::events::Events;
 use crate::services::from_json_value;
 use crate::services::orders::{self, OrderDetails};
@@ -117,8 +118,8 @@ pub struct OrderPatch {
     params(PageParams, OrderFilterParams),
     responses(
         (status = 200, description = "A page of orders", body = crate::http::listing::Page<OrderView>),
-        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -139,10 +140,10 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), request_body = OrderInput,
     responses(
         (status = 201, description = "Placed, status pending", body = OrderView),
-        (status = 400, description = "Invalid body or unknown product", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not enough stock", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body or unknown product", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 409, description = "Not enough stock", body = ProblemSchema, content_type = "application/problem+json"),
+        NotJson,
     ))]
 pub async fn create(
     db: web::Data<Db>,
@@ -162,9 +163,9 @@ pub async fn create(
     params(("id" = i32, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order of yours", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotModified,
+        NoValidToken,
+        (status = 404, description = "No such order of yours", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     req: HttpRequest,
@@ -183,13 +184,13 @@ pub async fn get(
     request_body(content = OrderPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated order", body = OrderView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Shipping needs admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order of yours", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal transition", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Shipping needs admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such order of yours", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotJson,
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -213,10 +214,10 @@ pub async fn patch(
     params(("id" = i32, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
     ))]
 pub async fn delete(
     req: HttpRequest,

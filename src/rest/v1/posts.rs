@@ -11,6 +11,9 @@ use crate::http::auth::AuthUser;
 use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
+use crate::http::problems::{
+    IfMatchFailed, NoValidToken, NotJson, NotMergePatch, NotModified, ProblemSchema,
+};
 use crate::services::posts::{self, PostInput};
 use crate::services::{Change, Listing};
 
@@ -76,7 +79,7 @@ fn respond(
 #[utoipa::path(get, path = "/api/v1/posts", tag = "posts", params(PageParams, PostFilterParams),
     responses(
         (status = 200, description = "A page of posts", body = crate::http::listing::Page<PostView>),
-        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -102,8 +105,8 @@ pub async fn list(
     params(("id" = i32, Path, description = "User id"), PageParams),
     responses(
         (status = 200, description = "A page of the user's posts", body = crate::http::listing::Page<PostView>),
-        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list_by_user(
     req: HttpRequest,
@@ -124,8 +127,8 @@ pub async fn list_by_user(
     params(("id" = i32, Path, description = "Post id")),
     responses(
         (status = 200, description = "The post", body = PostView),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotModified,
+        (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     req: HttpRequest,
@@ -141,9 +144,9 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInputSchema,
     responses(
         (status = 201, description = "Created", body = PostView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        NotJson,
     ))]
 pub async fn create(
     db: web::Data<Db>,
@@ -173,12 +176,12 @@ async fn update(
     request_body = PostInputSchema,
     responses(
         (status = 200, description = "The updated post", body = PostView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not your post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not your post", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotJson,
     ))]
 pub async fn replace(
     req: HttpRequest,
@@ -196,12 +199,12 @@ pub async fn replace(
     request_body(content = Object, content_type = "application/merge-patch+json", description = "title and/or body"),
     responses(
         (status = 200, description = "The updated post", body = PostView),
-        (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not your post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not a merge patch", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not your post", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotMergePatch,
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -218,10 +221,10 @@ pub async fn patch(
     params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not your post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such post", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not your post", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
     ))]
 pub async fn delete(
     req: HttpRequest,

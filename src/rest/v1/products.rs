@@ -11,6 +11,9 @@ use crate::http::auth::AuthUser;
 use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
+use crate::http::problems::{
+    BodyTooLarge, IfMatchFailed, NoValidToken, NotJson, NotMergePatch, NotModified, ProblemSchema,
+};
 use crate::services::products::{self, ProductFilter, ProductInput};
 use crate::services::Change;
 
@@ -93,8 +96,8 @@ fn view(product: &Product) -> ProductView {
     params(PageParams, ProductFilterParams),
     responses(
         (status = 200, description = "A page of products; `Link` and `X-Total-Count` headers", body = crate::http::listing::Page<ProductView>),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotModified,
+        (status = 400, description = "Bad parameters", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -121,8 +124,8 @@ pub async fn list(
     params(("id" = i32, Path, description = "Product id")),
     responses(
         (status = 200, description = "The product, with `ETag`", body = ProductView),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotModified,
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     req: HttpRequest,
@@ -139,12 +142,12 @@ pub async fn get(
     request_body = ProductInputSchema,
     responses(
         (status = 201, description = "Created; `Location` names it", body = ProductView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        BodyTooLarge,
+        NotJson,
     ))]
 pub async fn create(
     db: web::Data<Db>,
@@ -174,13 +177,13 @@ async fn update(
     request_body = ProductInputSchema,
     responses(
         (status = 200, description = "The updated product", body = ProductView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotJson,
     ))]
 pub async fn replace(
     req: HttpRequest,
@@ -198,13 +201,13 @@ pub async fn replace(
     request_body(content = Object, content_type = "application/merge-patch+json", description = "Any subset of the product's writable fields"),
     responses(
         (status = 200, description = "The updated product", body = ProductView),
-        (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The sku is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not a merge patch", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The sku is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotMergePatch,
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -221,11 +224,11 @@ pub async fn patch(
     params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The product is in orders", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The product is in orders", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
     ))]
 pub async fn delete(
     req: HttpRequest,

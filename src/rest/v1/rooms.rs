@@ -16,6 +16,7 @@ use crate::http::auth::AuthUser;
 use crate::http::conditional::{cached_json, created, CachePolicy};
 use crate::http::json::ApiJson;
 use crate::http::listing::{list_response, PageParams};
+use crate::http::problems::{NoValidToken, NotJson, ProblemSchema};
 use crate::realtime::Realtime;
 use crate::rest::openapi_schemas::{ChatMessageSchema, UserRefSchema};
 use crate::services::chat::{self, ChatMessage, MAX_HISTORY_PAGE};
@@ -224,8 +225,8 @@ impl RoomItem {
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), params(PageParams, RoomFilterParams),
     responses(
         (status = 200, description = "A page of rooms", body = crate::http::listing::Page<RoomView>),
-        (status = 400, description = "Bad query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query parameter", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -248,10 +249,10 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), request_body = RoomInput,
     responses(
         (status = 201, description = "Created; `Location` names it", body = RoomView),
-        (status = 400, description = "Invalid name or topic", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The name is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid name or topic", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        NotJson,
     ))]
 pub async fn create(
     db: web::Data<Db>,
@@ -275,8 +276,8 @@ pub async fn create(
     params(("name" = String, Path, description = "Room name")),
     responses(
         (status = 200, description = "The room", body = RoomView),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "No such room", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     req: HttpRequest,
@@ -296,9 +297,9 @@ pub async fn get(
     params(("name" = String, Path, description = "Room name"), HistoryParams),
     responses(
         (status = 200, description = "A page of messages", body = MessagePage),
-        (status = 400, description = "Bad `before` or `limit`", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad `before` or `limit`", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "No such room", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn messages(
     req: HttpRequest,
@@ -351,10 +352,10 @@ pub async fn messages(
     request_body = MessageInput,
     responses(
         (status = 201, description = "Stored (or, for a repeated key, the original); `Location` names it", body = ChatMessageSchema),
-        (status = 400, description = "Invalid body or key", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room (or not one you may see)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body or key", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "No such room (or not one you may see)", body = ProblemSchema, content_type = "application/problem+json"),
+        NotJson,
     ))]
 pub async fn post_message(
     req: HttpRequest,
@@ -409,8 +410,8 @@ pub async fn post_message(
     params(("name" = String, Path, description = "Room name"), ("id" = i32, Path, description = "Message id", minimum = 1)),
     responses(
         (status = 200, description = "The message", body = ChatMessageSchema),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room or message", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "No such room or message", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get_message(
     req: HttpRequest,
@@ -430,9 +431,9 @@ pub async fn get_message(
     params(("name" = String, Path, description = "Room name"), ("id" = i32, Path, description = "Message id", minimum = 1)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the room's owner or an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room or message", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not the room's owner or an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such room or message", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn delete_message(
     db: web::Data<Db>,
@@ -452,8 +453,8 @@ pub async fn delete_message(
     params(("name" = String, Path, description = "Room name")),
     responses(
         (status = 200, description = "The members, in the order they joined", body = MemberList),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room (or not one you may see)", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "No such room (or not one you may see)", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn members(
     req: HttpRequest,
@@ -476,9 +477,9 @@ pub async fn members(
     responses(
         (status = 201, description = "Added"),
         (status = 204, description = "Already a member"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the room's owner or an admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room (or not one you may see), or no such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not the room's owner or an admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such room (or not one you may see), or no such user", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn add_member(
     db: web::Data<Db>,
@@ -506,9 +507,9 @@ pub async fn add_member(
     params(("name" = String, Path, description = "Room name"), ("user_id" = i32, Path, description = "User id", minimum = 1)),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed to remove this member", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such room (or not one you may see), or not a member", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not allowed to remove this member", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such room (or not one you may see), or not a member", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn remove_member(
     db: web::Data<Db>,

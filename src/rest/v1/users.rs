@@ -13,6 +13,9 @@ use crate::http::auth::{AuthUser, MaybeAuthUser};
 use crate::http::conditional::{self, cached_json, created, CachePolicy};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{filter_param, list_response, PageParams};
+use crate::http::problems::{
+    BodyTooLarge, IfMatchFailed, NoValidToken, NotJson, NotMergePatch, NotModified, ProblemSchema,
+};
 use crate::services::events::Events;
 use crate::services::users::{self, UserInput};
 use crate::services::{Actor, Change};
@@ -103,10 +106,10 @@ pub struct UserFilterParams {
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = RegisterInput,
     responses(
         (status = 201, description = "Registered; `Location` names the account", body = UserView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is registered", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The email is registered", body = ProblemSchema, content_type = "application/problem+json"),
+        BodyTooLarge,
+        NotJson,
     ))]
 pub async fn register(
     db: web::Data<Db>,
@@ -129,9 +132,9 @@ pub async fn register(
     params(PageParams, UserFilterParams),
     responses(
         (status = 200, description = "A page of users", body = crate::http::listing::Page<UserView>),
-        (status = 400, description = "Bad parameters", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad parameters", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -153,8 +156,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, description = "Your account", body = UserView),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The account was deleted", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 404, description = "The account was deleted", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn me(
     req: HttpRequest,
@@ -174,9 +177,9 @@ pub async fn me(
     params(("id" = i32, Path, description = "User id")),
     responses(
         (status = 200, description = "The profile", body = UserView),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 401, description = "A token was sent but is invalid", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        NotModified,
+        (status = 401, description = "A token was sent but is invalid", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     req: HttpRequest,
@@ -216,13 +219,13 @@ async fn update(
     request_body = UserInputSchema,
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 400, description = "Invalid body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not yours, or a role change without admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not yours, or a role change without admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotJson,
     ))]
 pub async fn replace(
     req: HttpRequest,
@@ -249,13 +252,13 @@ pub async fn replace(
     request_body(content = Object, content_type = "application/merge-patch+json", description = "Any of email, name, password, role, disabled"),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 400, description = "Invalid patch", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not yours, or a role change without admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not a merge patch", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not yours, or a role change without admin", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
+        NotMergePatch,
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -281,11 +284,11 @@ pub async fn patch(
     params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not yours", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The last admin", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = crate::error::Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        (status = 403, description = "Not yours", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The last admin", body = ProblemSchema, content_type = "application/problem+json"),
+        IfMatchFailed,
     ))]
 pub async fn delete(
     req: HttpRequest,
