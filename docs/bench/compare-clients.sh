@@ -5,10 +5,11 @@
 #
 # NEW_SWITCHBOARD also serves (one server on a seeded temporary SQLite database, with the
 # bench's own settings: every middleware on, budgets out of reach). Each round runs
-# `bench rest ws-echo --url ...` with the old client and then the new one (their order
-# alternates between rounds), 10 s per case. Each run's JSON goes to OUT_DIR/<client>-<round>/,
-# and its client CPU (user + system seconds, from /usr/bin/time) to OUT_DIR/<client>-<round>.cpu.
-# The server's CPU for the same interval is in OUT_DIR/<client>-<round>.server-cpu.
+# `bench rest --url ...` and `bench ws-echo --url ...` with the old client and then the new
+# one (their order alternates between rounds), DURATION seconds per case (default 10). Each
+# run's JSON goes to OUT_DIR/<client>-<scenario>-<round>/, its client CPU (user and system
+# seconds, from /usr/bin/time) to <run>.cpu, and the server's CPU over the same run (clock
+# ticks, from /proc) to <run>.server-ticks. docs/bench/compare-clients.py sums them up.
 set -euo pipefail
 
 old=$(realpath "$1") new=$(realpath "$2") out=$3 rounds=${4:-3}
@@ -42,11 +43,15 @@ for round in $(seq 1 "$rounds"); do
   for client in $order; do
     bin=$old
     [ "$client" = new ] && bin=$new
-    before=$(ticks "$server")
-    SWITCHBOARD_BENCH_ADMIN_PASSWORD=$admin_password /usr/bin/time -f '%U %S' -o "$out/$client-$round.cpu" \
-      "$bin" bench rest ws-echo --url "http://127.0.0.1:$port" --duration 10 \
-      --http-concurrency 64 --connections 100 --out "$out/$client-$round" >"$out/$client-$round.log" 2>&1
-    echo "$(( $(ticks "$server") - before ))" >"$out/$client-$round.server-cpu"
-    echo "round $round $client: client cpu $(cat "$out/$client-$round.cpu") s"
+    # One process per scenario, so that its CPU is the CPU of that protocol's client.
+    for scenario in rest ws-echo; do
+      run=$client-$scenario-$round
+      before=$(ticks "$server")
+      SWITCHBOARD_BENCH_ADMIN_PASSWORD=$admin_password /usr/bin/time -f '%U %S' -o "$out/$run.cpu" \
+        "$bin" bench "$scenario" --url "http://127.0.0.1:$port" --duration "${DURATION:-10}" \
+        --http-concurrency 64 --connections 100 --out "$out/$run" >"$out/$run.log" 2>&1
+      echo "$(( $(ticks "$server") - before ))" >"$out/$run.server-ticks"
+      echo "round $round $client $scenario: client cpu $(cat "$out/$run.cpu") s"
+    done
   done
 done

@@ -147,18 +147,58 @@ fn since_request(req: &HttpRequest, handler_started: Instant) -> f64 {
     })
 }
 
+/// Where a lab handler's work ran, how long each part took, and what it produced.
+struct Ran {
+    thread: String,
+    waited_for_pool: Duration,
+    worked: Duration,
+    database: Duration,
+    product: Option<LabProduct>,
+    digest: Option<String>,
+}
+
+/// The answer of every lab handler: what `ran`, timed from the request and the handler's
+/// start.
+fn report(
+    req: &HttpRequest,
+    started: Instant,
+    model: Model,
+    work: String,
+    ran: Ran,
+) -> HttpResponse {
+    HttpResponse::Ok().json(LabReport {
+        model,
+        work,
+        thread: ran.thread,
+        handler_thread: thread_name(),
+        timings_ms: Timings {
+            before_handler: since_request(req, started),
+            waiting_for_pool: ms(ran.waited_for_pool),
+            working: ms(ran.worked),
+            database: ms(ran.database),
+            total: ms(started.elapsed()),
+        },
+        product: ran.product,
+        digest: ran.digest,
+    })
+}
+
 /// The blocking part of the work: sleep, then read product 1 with diesel.
-fn blocking_work(
-    db: &Db,
-    sleep: Duration,
-) -> Result<(Option<LabProduct>, Duration, Duration, String), AppError> {
+fn blocking_work(db: &Db, sleep: Duration) -> Result<Ran, AppError> {
     let t = Instant::now();
     std::thread::sleep(sleep);
-    let slept = t.elapsed();
+    let worked = t.elapsed();
     let t = Instant::now();
     let mut conn = db.pool().get().map_err(AppError::Pool)?;
     let product = read_product(&mut conn)?;
-    Ok((product, slept, t.elapsed(), thread_name()))
+    Ok(Ran {
+        thread: thread_name(),
+        waited_for_pool: Duration::ZERO,
+        worked,
+        database: t.elapsed(),
+        product,
+        digest: None,
+    })
 }
 
 /// The lab's database work: product 1, if the database has one.
@@ -190,22 +230,14 @@ pub async fn sync(
     let sleep_ms = bounded("ms", q.ms.as_deref(), 10, (0, MAX_MS))?;
     // DELIBERATELY WRONG: blocking calls on the async worker. This worker serves no other
     // request until they return. The lab exists to show what that costs.
-    let (product, slept, db_time, thread) = blocking_work(&db, Duration::from_millis(sleep_ms))?;
-    Ok(HttpResponse::Ok().json(LabReport {
-        model: Model::Sync,
-        work: work_label(sleep_ms),
-        handler_thread: thread.clone(),
-        thread,
-        timings_ms: Timings {
-            before_handler: since_request(&req, started),
-            waiting_for_pool: 0.0,
-            working: ms(slept),
-            database: ms(db_time),
-            total: ms(started.elapsed()),
-        },
-        product,
-        digest: None,
-    }))
+    let ran = blocking_work(&db, Duration::from_millis(sleep_ms))?;
+    Ok(report(
+        &req,
+        started,
+        Model::Sync,
+        work_label(sleep_ms),
+        ran,
+    ))
 }
 
 /// Runs `f` on the blocking pool and reports how long it waited for a thread.
@@ -233,23 +265,19 @@ pub async fn blocking(
     let started = Instant::now();
     let sleep_ms = bounded("ms", q.ms.as_deref(), 10, (0, MAX_MS))?;
     let db = db.get_ref().clone();
-    let ((product, slept, db_time, thread), waited) =
+    let (ran, waited) =
         on_pool(move || blocking_work(&db, Duration::from_millis(sleep_ms))).await?;
-    Ok(HttpResponse::Ok().json(LabReport {
-        model: Model::Blocking,
-        work: work_label(sleep_ms),
-        thread,
-        handler_thread: thread_name(),
-        timings_ms: Timings {
-            before_handler: since_request(&req, started),
-            waiting_for_pool: ms(waited),
-            working: ms(slept),
-            database: ms(db_time),
-            total: ms(started.elapsed()),
-        },
-        product,
-        digest: None,
-    }))
+    let ran = Ran {
+        waited_for_pool: waited,
+        ..ran
+    };
+    Ok(report(
+        &req,
+        started,
+        Model::Blocking,
+        work_label(sleep_ms),
+        ran,
+    ))
 }
 
 /// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads on the database threads.
@@ -268,29 +296,28 @@ pub async fn asynchronous(
     let slept = t.elapsed();
     // The database threads, as every REST handler uses them (`Db::run`).
     let submitted = Instant::now();
-    let (product, db_time, thread, waited) = db
+    let ran = db
         .run(move |conn| {
-            let waited = submitted.elapsed();
+            let waited_for_pool = submitted.elapsed();
             let t = Instant::now();
             let product = read_product(conn)?;
-            Ok((product, t.elapsed(), thread_name(), waited))
+            Ok(Ran {
+                thread: thread_name(),
+                waited_for_pool,
+                worked: slept,
+                database: t.elapsed(),
+                product,
+                digest: None,
+            })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(LabReport {
-        model: Model::Async,
-        work: work_label(sleep_ms),
-        thread,
-        handler_thread: thread_name(),
-        timings_ms: Timings {
-            before_handler: since_request(&req, started),
-            waiting_for_pool: ms(waited),
-            working: ms(slept),
-            database: ms(db_time),
-            total: ms(started.elapsed()),
-        },
-        product,
-        digest: None,
-    }))
+    Ok(report(
+        &req,
+        started,
+        Model::Async,
+        work_label(sleep_ms),
+        ran,
+    ))
 }
 
 fn sha_rounds(n: u64) -> String {
@@ -319,38 +346,36 @@ pub async fn cpu(req: HttpRequest, q: web::Query<CpuParams>) -> Result<HttpRespo
             ))
         }
     };
-    let (digest, worked, waited, thread) = match model {
-        // Both compute on the worker: an async fn that never awaits is a sync fn.
-        Model::Sync | Model::Async => {
-            let t = Instant::now();
-            let digest = sha_rounds(rounds);
-            (digest, t.elapsed(), Duration::ZERO, thread_name())
-        }
-        Model::Blocking => {
-            let ((digest, worked, thread), waited) = on_pool(move || {
-                let t = Instant::now();
-                let digest = sha_rounds(rounds);
-                Ok((digest, t.elapsed(), thread_name()))
-            })
-            .await?;
-            (digest, worked, waited, thread)
+    let compute = move || {
+        let t = Instant::now();
+        let digest = sha_rounds(rounds);
+        Ran {
+            thread: thread_name(),
+            waited_for_pool: Duration::ZERO,
+            worked: t.elapsed(),
+            database: Duration::ZERO,
+            product: None,
+            digest: Some(digest),
         }
     };
-    Ok(HttpResponse::Ok().json(LabReport {
+    let ran = match model {
+        // Both compute on the worker: an async fn that never awaits is a sync fn.
+        Model::Sync | Model::Async => compute(),
+        Model::Blocking => {
+            let (ran, waited_for_pool) = on_pool(move || Ok(compute())).await?;
+            Ran {
+                waited_for_pool,
+                ..ran
+            }
+        }
+    };
+    Ok(report(
+        &req,
+        started,
         model,
-        work: format!("{rounds} SHA-256 rounds"),
-        thread,
-        handler_thread: thread_name(),
-        timings_ms: Timings {
-            before_handler: since_request(&req, started),
-            waiting_for_pool: ms(waited),
-            working: ms(worked),
-            database: 0.0,
-            total: ms(started.elapsed()),
-        },
-        product: None,
-        digest: Some(digest),
-    }))
+        format!("{rounds} SHA-256 rounds"),
+        ran,
+    ))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
