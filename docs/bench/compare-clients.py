@@ -17,7 +17,8 @@ for cpu_file in sorted(glob.glob(os.path.join(out, "*.cpu"))):
     scenario, round_ = rest.rsplit("-", 1)
     user, system = map(float, open(cpu_file).read().split())
     server = int(open(os.path.join(out, run + ".server-ticks")).read()) / ticks_per_second
-    (result,) = [f for f in glob.glob(os.path.join(out, run, "2*.json"))]
+    # As the script leaves it (<run>/<time>.json), or as kept in docs/bench (<run>.json).
+    (result,) = glob.glob(os.path.join(out, run, "2*.json")) or [os.path.join(out, run + ".json")]
     runs = json.load(open(result))["runs"]
     count = sum(r["summary"]["count"] for r in runs)
     errors = sum(r["summary"]["errors"] for r in runs)
