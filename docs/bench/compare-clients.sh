@@ -16,26 +16,13 @@ old=$(realpath "$1") new=$(realpath "$2") out=$3 rounds=${4:-3}
 mkdir -p "$out"
 out=$(realpath "$out")
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+# shellcheck source=serve.sh
+. "$(dirname "$0")/serve.sh"
 
-admin_password="compare-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-"$new" seed --bench --database-url "$work/bench.db" --admin-email admin@example.com \
-  --admin-password "$admin_password" --user-password switchboard --log-level warn >/dev/null
-port=18${RANDOM: -3}
-"$new" serve --port "$port" --database-url "$work/bench.db" \
-  --rate-limit 1000000 --rate-limit-burst 1000000 \
-  --auth-rate-limit 1000000 --auth-rate-limit-burst 1000000 \
-  --ws-rate 1000000 --ws-burst 1000000 --ws-queue 1024 \
-  --jwt-secret "compare-$(od -An -N16 -tx8 /dev/urandom | tr -d ' ')" \
-  --log-level warn >"$work/server.log" 2>&1 &
-server=$!
-until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-  kill -0 "$server" || { cat "$work/server.log"; exit 1; }
-  sleep 0.2
-done
-
-# utime + stime of a process, in clock ticks.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+seed "$new" "$work/bench.db"
+serve "$new" "$work/bench.db" "$work/server.log"
 
 for round in $(seq 1 "$rounds"); do
   order="old new"
@@ -45,13 +32,8 @@ for round in $(seq 1 "$rounds"); do
     [ "$client" = new ] && bin=$new
     # One process per scenario, so that its CPU is the CPU of that protocol's client.
     for scenario in rest ws-echo; do
-      run=$client-$scenario-$round
-      before=$(ticks "$server")
-      SWITCHBOARD_BENCH_ADMIN_PASSWORD=$admin_password /usr/bin/time -f '%U %S' -o "$out/$run.cpu" \
-        "$bin" bench "$scenario" --url "http://127.0.0.1:$port" --duration "${DURATION:-10}" \
-        --http-concurrency 64 --connections 100 --out "$out/$run" >"$out/$run.log" 2>&1
-      echo "$(( $(ticks "$server") - before ))" >"$out/$run.server-ticks"
-      echo "round $round $client $scenario: client cpu $(cat "$out/$run.cpu") s"
+      load "$bin" "$scenario" "$client-$scenario-$round"
+      echo "round $round $client $scenario: client cpu $(cat "$out/$client-$scenario-$round.cpu") s"
     done
   done
 done

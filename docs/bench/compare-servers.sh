@@ -17,12 +17,10 @@ out=$(realpath "$out")
 work=$(mktemp -d)
 server=
 trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+# shellcheck source=serve.sh
+. "$(dirname "$0")/serve.sh"
 
-admin_password="compare-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-"$new" seed --bench --database-url "$work/seeded.db" --admin-email admin@example.com \
-  --admin-password "$admin_password" --user-password switchboard --log-level warn >/dev/null
-
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+seed "$new" "$work/seeded.db"
 
 for round in $(seq 1 "$rounds"); do
   order="old new"
@@ -32,25 +30,11 @@ for round in $(seq 1 "$rounds"); do
     [ "$which" = new ] && bin=$new
     run=$which-$scenario-$round
     cp "$work/seeded.db" "$work/run.db"
-    port=18${RANDOM: -3}
-    "$bin" serve --port "$port" --database-url "$work/run.db" \
-      --rate-limit 1000000 --rate-limit-burst 1000000 \
-      --auth-rate-limit 1000000 --auth-rate-limit-burst 1000000 \
-      --ws-rate 1000000 --ws-burst 1000000 --ws-queue 1024 \
-      --jwt-secret "compare-$(od -An -N16 -tx8 /dev/urandom | tr -d ' ')" \
-      --log-level warn >"$out/$run.server.log" 2>&1 &
-    server=$!
-    until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-      kill -0 "$server" || { cat "$out/$run.server.log"; exit 1; }
-      sleep 0.2
-    done
-    before=$(ticks "$server")
-    SWITCHBOARD_BENCH_ADMIN_PASSWORD=$admin_password /usr/bin/time -f '%U %S' -o "$out/$run.cpu" \
-      "$new" bench "$scenario" --url "http://127.0.0.1:$port" --duration "${DURATION:-10}" \
-      --http-concurrency 64 --connections 100 --out "$out/$run" >"$out/$run.log" 2>&1
-    echo "$(( $(ticks "$server") - before ))" >"$out/$run.server-ticks"
-    kill "$server"; wait "$server" 2>/dev/null || true
+    serve "$bin" "$work/run.db" "$out/$run.server.log"
+    load "$new" "$scenario" "$run"
+    kill "$server"
+    wait "$server" 2>/dev/null || true
     server=
-    echo "round $round $which: $(grep -E '^rest|^graphql|^ws' "$out/$run.log" | awk '{printf "%s %s/s  ", $2, $4}')"
+    echo "round $round $which: $(grep -E '^(rest|graphql|ws)' "$out/$run.log" | awk '{printf "%s %s/s  ", $2, $4}')"
   done
 done
