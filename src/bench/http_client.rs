@@ -2,28 +2,24 @@
 //! alive between requests. hyper parses the responses (`Content-Length`, chunked, or
 //! delimited by the close), so a framing the server chooses cannot be misread.
 //!
-//! The connection is driven by the calls on it rather than by a task of its own (hyper's
-//! examples spawn one): a request and its answer then stay in the worker's task, with no
-//! hand-over between tasks per request. On a two-core machine the load generator shares the
-//! CPU with the server it measures, and every cycle it spends is one the server does not get.
+//! The connection runs in a task of its own, as hyper's examples have it, and ends when its
+//! `HttpConn` (the only sender) is dropped. Driving it inside the worker's task instead, with a
+//! `select!` per request, cost 5 % more client CPU per request and 3–12 % of the server's
+//! throughput (docs/PERFORMANCE.md): on a two-core machine the load generator shares the CPU
+//! with the server it measures, and every cycle it spends is one the server does not get.
 
 use std::io;
-use std::pin::pin;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
 pub struct HttpConn {
     sender: SendRequest<Full<Bytes>>,
-    /// `None` once the connection has ended (closed by the server, or failed).
-    conn: Option<Conn>,
     host: HeaderValue,
     /// One more header sent with every request.
     extra: Option<(HeaderName, HeaderValue)>,
@@ -49,9 +45,12 @@ impl HttpConn {
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
+        // Its error, if any, is the next request's (`ready` or `send_request` fails).
+        tokio::spawn(async move {
+            let _: Result<(), hyper::Error> = conn.await;
+        });
         Ok(Self {
             sender,
-            conn: Some(conn),
             host: HeaderValue::from_str(addr).map_err(invalid)?,
             extra: None,
             bearer: None,
@@ -128,30 +127,20 @@ impl HttpConn {
             *request.body_mut() = Full::new(body);
         }
 
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the connection has ended",
-            ));
-        };
-        let sender = &mut self.sender;
-        let mut exchange = pin!(async move {
-            sender.ready().await?;
-            let response = sender.send_request(request).await?;
-            let status = response.status().as_u16();
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>(Reply { status, body })
-        });
-        tokio::select! {
-            biased;
-            reply = &mut exchange => return reply.map_err(io::Error::other),
-            _ended = conn => {}
-        }
-        // The connection ended before the exchange was seen to finish: a response delimited by
-        // the close is complete now, anything else has failed. Dropping the connection settles
-        // the exchange either way.
-        self.conn = None;
-        exchange.await.map_err(io::Error::other)
+        self.sender.ready().await.map_err(io::Error::other)?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(io::Error::other)?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok(Reply { status, body })
     }
 }
 
