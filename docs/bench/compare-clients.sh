@@ -12,14 +12,10 @@
 # ticks, from /proc) to <run>.server-ticks. docs/bench/compare-clients.py sums them up.
 set -euo pipefail
 
-old=$(realpath "$1") new=$(realpath "$2") out=$3 rounds=${4:-3}
-mkdir -p "$out"
-out=$(realpath "$out")
-work=$(mktemp -d)
-server=
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+old=$(realpath "$1") new=$(realpath "$2") rounds=${4:-3}
 # shellcheck source=serve.sh
 . "$(dirname "$0")/serve.sh"
+begin "$3"
 
 seed "$new" "$work/bench.db"
 serve "$new" "$work/bench.db" "$work/server.log"

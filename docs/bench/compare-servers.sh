@@ -11,14 +11,10 @@
 # /proc) to <run>.server-ticks, so docs/bench/compare-clients.py sums these up as well.
 set -euo pipefail
 
-old=$(realpath "$1") new=$(realpath "$2") out=$3 rounds=${4:-3} scenario=${5:-rest}
-mkdir -p "$out"
-out=$(realpath "$out")
-work=$(mktemp -d)
-server=
-trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+old=$(realpath "$1") new=$(realpath "$2") rounds=${4:-3} scenario=${5:-rest}
 # shellcheck source=serve.sh
 . "$(dirname "$0")/serve.sh"
+begin "$3"
 
 seed "$new" "$work/seeded.db"
 

@@ -1,6 +1,16 @@
 # Sourced by compare-clients.sh and compare-servers.sh: seeding and starting a server the way
 # `switchboard bench` does (every middleware on, budgets out of reach).
 
+# begin OUT: makes OUT (its absolute path in $out) and a scratch directory ($work); at exit
+# the server started last ($server) is stopped and the scratch directory removed.
+begin() {
+  mkdir -p "$1"
+  out=$(realpath "$1")
+  work=$(mktemp -d)
+  server=
+  trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+}
+
 # A random secret of `n` bytes, in hex.
 random_hex() { od -An -N"$1" -tx8 /dev/urandom | tr -d ' \n'; }
 

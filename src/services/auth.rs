@@ -298,13 +298,17 @@ pub fn refresh_grant(
         if stored.revoked_at.is_some() {
             return Ok(Refresh::Rejected("the refresh token has been revoked"));
         }
-        let answer_lost = match stored.used_at {
-            None => false,
-            Some(used_at) => {
-                now - used_at <= tokens.reuse_grace && !successor_used(conn, &stored, used_at)?
+        // When the token was rotated, if this is a retry of a rotation whose answer was lost.
+        let retried = match stored.used_at {
+            Some(used_at)
+                if now - used_at <= tokens.reuse_grace
+                    && !successor_used(conn, &stored.family_id, used_at)? =>
+            {
+                Some(used_at)
             }
+            _ => None,
         };
-        if stored.used_at.is_some() && !answer_lost {
+        if stored.used_at.is_some() && retried.is_none() {
             // Committed even though the request fails: that is the point.
             sessions::revoke(
                 conn,
@@ -324,15 +328,12 @@ pub fn refresh_grant(
         if user.disabled_at.is_some() {
             return Ok(Refresh::Rejected("the account is disabled"));
         }
-        if answer_lost {
+        if let Some(used_at) = retried {
             // The successor never reached its client: nobody may use it now.
-            let undelivered = diesel::update(successors(
-                stored.family_id.clone(),
-                stored.used_at.unwrap_or(now),
-            ))
-            .filter(refresh_tokens::revoked_at.is_null())
-            .set(refresh_tokens::revoked_at.eq(Some(now)))
-            .execute(conn)?;
+            let undelivered = diesel::update(successors(stored.family_id.clone(), used_at))
+                .filter(refresh_tokens::revoked_at.is_null())
+                .set(refresh_tokens::revoked_at.eq(Some(now)))
+                .execute(conn)?;
             tracing::info!(
                 user_id = user.id,
                 undelivered,
@@ -375,14 +376,14 @@ fn successors(family: String, used_at: chrono::NaiveDateTime) -> _ {
         .filter(refresh_tokens::created_at.ge(used_at))
 }
 
-/// Whether a token issued from `stored`'s rotation was itself used: then its client had the
-/// answer, and `stored` coming back is not a lost answer being retried.
+/// Whether a token issued in `family` from the rotation at `used_at` was itself used: then
+/// its client had the answer, and the rotated token coming back is not a lost answer retried.
 fn successor_used(
     conn: &mut DbConnection,
-    stored: &RefreshToken,
+    family: &str,
     used_at: chrono::NaiveDateTime,
 ) -> Result<bool, AppError> {
-    let used: i64 = successors(stored.family_id.clone(), used_at)
+    let used: i64 = successors(family.to_owned(), used_at)
         .filter(refresh_tokens::used_at.is_not_null())
         .count()
         .get_result(conn)?;
