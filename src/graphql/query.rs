@@ -56,11 +56,11 @@ impl CoreQuery {
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = parse_id(&id)?;
         // Asked for the posts too (the seed's query)? Then the user and the posts come from
-        // one trip to the database threads, not two in a row: the look-ahead sees the
-        // selection before it runs (docs/PERFORMANCE.md).
+        // one read, not two in a row: the look-ahead sees the selection before it runs
+        // (docs/PERFORMANCE.md).
         if ctx.look_ahead().field("posts").exists() {
             let found = db(ctx)
-                .run(move |c| {
+                .read(move |c| {
                     let Some(user) = users::get_many(c, &[id])?.pop() else {
                         return Ok(None);
                     };
@@ -84,7 +84,7 @@ impl CoreQuery {
         let actor = Caller::require(ctx)?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .run(move |c| users::list(c, &actor, None, window, &Sort(Vec::new())))
+            .read(move |c| users::list(c, &actor, None, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, User::from))
@@ -92,7 +92,7 @@ impl CoreQuery {
 
     async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {
         let id = parse_id(&id)?;
-        found(db(ctx).run(move |c| posts::get(c, id)).await).map(|p| p.map(Post))
+        found(db(ctx).read(move |c| posts::get(c, id)).await).map(|p| p.map(Post))
     }
 
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
@@ -106,7 +106,7 @@ impl CoreQuery {
         let author = author_id.as_ref().map(parse_id).transpose()?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .run(move |c| posts::list(c, author, window, &Sort(Vec::new())))
+            .read(move |c| posts::list(c, author, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Post))
@@ -137,7 +137,7 @@ impl CoreQuery {
         .gql()?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .run(move |c| products::list(c, &filter, window, &Sort(Vec::new())))
+            .read(move |c| products::list(c, &filter, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Product))
@@ -147,7 +147,7 @@ impl CoreQuery {
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
         let actor = Caller::require(ctx)?;
         let id = parse_id(&id)?;
-        found(db(ctx).run(move |c| orders::get(c, &actor, id)).await).map(|o| o.map(Order))
+        found(db(ctx).read(move |c| orders::get(c, &actor, id)).await).map(|o| o.map(Order))
     }
 
     /// Your orders (admins: everyone's), newest last.
@@ -163,7 +163,7 @@ impl CoreQuery {
         let window = window(first, after)?;
         let status = status.map(Into::into);
         let listing = db(ctx)
-            .run(move |c| orders::list(c, &actor, status, window, &Sort(Vec::new())))
+            .read(move |c| orders::list(c, &actor, status, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Order))

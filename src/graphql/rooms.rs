@@ -108,7 +108,7 @@ impl Room {
         let before = before.as_ref().map(parse_id).transpose()?;
         let room = self.0.clone();
         let page = db(ctx)
-            .run(move |c| match since {
+            .read(move |c| match since {
                 Some(since) => chat::after(c, &room, since, limit),
                 None => chat::history(c, &room, before, limit),
             })
@@ -125,7 +125,7 @@ impl Room {
         let actor = Caller::require(ctx)?;
         let name = room_name(&self.0.name)?;
         let members = db(ctx)
-            .run(move |c| rooms::members(c, &actor, &name))
+            .read(move |c| rooms::members(c, &actor, &name))
             .await
             .gql()?;
         Ok(members
@@ -159,7 +159,7 @@ impl RoomQuery {
         let actor = Caller::require(ctx)?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .run(move |c| rooms::list(c, &actor, q.as_deref(), window, &Sort(Vec::new())))
+            .read(move |c| rooms::list(c, &actor, q.as_deref(), window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Room))
@@ -171,7 +171,10 @@ impl RoomQuery {
         let Ok(name) = RoomName::parse("name", &name) else {
             return Ok(None);
         };
-        match db(ctx).run(move |c| rooms::visible(c, &actor, &name)).await {
+        match db(ctx)
+            .read(move |c| rooms::visible(c, &actor, &name))
+            .await
+        {
             Ok(room) => Ok(Some(Room(room))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(err) => Err(err).gql(),

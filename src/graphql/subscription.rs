@@ -56,7 +56,7 @@ impl OrderUpdate {
         let id = self.id;
         let order = ctx
             .data_unchecked::<Db>()
-            .run(move |c| orders::get(c, &actor, id))
+            .read(move |c| orders::get(c, &actor, id))
             .await
             .gql()?;
         Ok(Order(order))

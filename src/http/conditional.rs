@@ -37,10 +37,18 @@ impl CachePolicy {
     }
 }
 
+/// A quoted strong tag: the first 128 bits of the bytes' SHA-256, in hex.
 pub fn etag_of_bytes(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for b in &digest[..16] {
+        tag.push(char::from(HEX[usize::from(b >> 4)]));
+        tag.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    tag.push('"');
+    tag
 }
 
 pub fn etag_of<T: Serialize>(value: &T) -> Result<String, AppError> {
@@ -295,6 +303,11 @@ mod tests {
         let a = etag_of_bytes(b"{\"a\":1}");
         assert!(a.starts_with('"') && a.ends_with('"'));
         assert_ne!(a, etag_of_bytes(b"{\"a\":2}"));
+        // SHA-256("abc") begins ba7816bf 8f01cfea 414140de 5dae2223.
+        assert_eq!(
+            etag_of_bytes(b"abc"),
+            "\"ba7816bf8f01cfea414140de5dae2223\""
+        );
     }
 
     #[test]

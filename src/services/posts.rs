@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{apply_sort, users, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewPost, Post, PostChanges};
 use crate::db::schema::posts;
-use crate::db::{self, write_transaction, DbConnection};
+use crate::db::{self, on_backend, write_transaction, DbConnection};
 use crate::domain::{bounded_text, Fields, Sort, TextKind, Window};
 use crate::error::{AppError, FieldError};
 
@@ -96,24 +96,28 @@ pub fn list_by_user(
 
 /// Every post of the given authors, oldest first (for batch loading).
 pub fn by_authors(conn: &mut DbConnection, author_ids: &[i32]) -> Result<Vec<Post>, AppError> {
-    let query = posts::table
-        .order((posts::author_id.asc(), posts::id.asc()))
-        .select(Post::as_select());
+    let query = posts::table.order((posts::author_id.asc(), posts::id.asc()));
     // A batch of one uses `=`: diesel keeps that statement prepared, while an `IN` list is
     // parsed again on every call because its SQL depends on the batch size.
     Ok(match author_ids {
-        [one] => query.filter(posts::author_id.eq(*one)).load(conn)?,
-        many => query.filter(posts::author_id.eq_any(many)).load(conn)?,
+        [one] => on_backend!(conn, |c| query
+            .filter(posts::author_id.eq(*one))
+            .select(Post::as_select())
+            .load(c))?,
+        many => query
+            .filter(posts::author_id.eq_any(many))
+            .select(Post::as_select())
+            .load(conn)?,
     })
 }
 
 pub fn get(conn: &mut DbConnection, id: i32) -> Result<Post, AppError> {
-    posts::table
+    on_backend!(conn, |c| posts::table
         .find(id)
         .select(Post::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("post", id))
+        .first(c)
+        .optional())?
+    .ok_or_else(|| AppError::not_found("post", id))
 }
 
 pub fn create(conn: &mut DbConnection, actor: &Actor, input: PostInput) -> Result<Post, AppError> {

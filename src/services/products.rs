@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{apply_sort, like_contains, lower, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewProduct, Product, ProductChanges};
 use crate::db::schema::products;
-use crate::db::{self, write_transaction, DbConnection, Sql};
+use crate::db::{self, on_backend, write_transaction, DbConnection, Sql};
 use crate::domain::{bounded_text, Fields, Sku, Sort, TextKind, Window};
 use crate::error::{AppError, FieldError};
 
@@ -205,12 +205,12 @@ pub fn list(
 }
 
 pub fn get(conn: &mut DbConnection, id: i32) -> Result<Product, AppError> {
-    products::table
+    on_backend!(conn, |c| products::table
         .find(id)
         .select(Product::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("product", id))
+        .first(c)
+        .optional())?
+    .ok_or_else(|| AppError::not_found("product", id))
 }
 
 /// Products by id, for batch loading; missing ids are simply absent.

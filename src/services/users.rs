@@ -8,7 +8,7 @@ use super::events::{DomainEvent, Events, UserRef};
 use super::{apply_sort, passwords, sessions, Actor, Change, Listing, Precondition};
 use crate::db::models::{NewUser, User, UserChanges};
 use crate::db::schema::users;
-use crate::db::{self, write_transaction, Db, DbConnection};
+use crate::db::{self, on_backend, write_transaction, Db, DbConnection};
 use crate::domain::{bounded_text, Email, Fields, Password, Role, Secret, Sort, TextKind, Window};
 use crate::error::AppError;
 
@@ -139,12 +139,12 @@ pub fn insert(
 }
 
 pub fn get(conn: &mut DbConnection, id: i32) -> Result<User, AppError> {
-    users::table
+    on_backend!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("user", id))
+        .first(c)
+        .optional())?
+    .ok_or_else(|| AppError::not_found("user", id))
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<User>, AppError> {
@@ -156,11 +156,16 @@ pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<Us
 }
 
 pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppError> {
-    let query = users::table.select(User::as_select());
     // A batch of one stays a prepared statement (see `posts::by_authors`).
     Ok(match ids {
-        [one] => query.filter(users::id.eq(*one)).load(conn)?,
-        many => query.filter(users::id.eq_any(many)).load(conn)?,
+        [one] => on_backend!(conn, |c| users::table
+            .filter(users::id.eq(*one))
+            .select(User::as_select())
+            .load(c))?,
+        many => users::table
+            .filter(users::id.eq_any(many))
+            .select(User::as_select())
+            .load(conn)?,
     })
 }
 

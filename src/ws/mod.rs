@@ -68,7 +68,7 @@ async fn authenticate(req: &HttpRequest, db: &Db) -> Result<(Lease, Caller, User
     require_upgrade(req)?;
     let caller = token.actor;
     let user = db
-        .run(move |c| users::get(c, caller.user_id))
+        .read(move |c| users::get(c, caller.user_id))
         .await
         .map_err(|e| match e {
             AppError::NotFound(_) => AppError::Unauthenticated(AuthFailure::InvalidToken(

@@ -1,6 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::columns::StoredTime;
+
 use crate::db::schema::{order_items, orders};
 use crate::domain::OrderStatus;
 
@@ -11,7 +13,9 @@ pub struct Order {
     pub user_id: i32,
     pub status: OrderStatus,
     pub total_cents: i64,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -1,6 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::columns::StoredTime;
+
 use crate::db::schema::posts;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -10,7 +12,9 @@ pub struct Post {
     pub author_id: i32,
     pub title: String,
     pub body: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
 }
 

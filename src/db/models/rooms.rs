@@ -1,6 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::columns::StoredTime;
+
 use crate::db::schema::{messages, revoked_sessions, room_members, rooms};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -10,6 +12,7 @@ pub struct Room {
     pub name: String,
     pub topic: String,
     pub created_by: Option<i32>,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     /// `public` or `private` (`domain::Visibility`).
     pub visibility: String,
@@ -42,6 +45,7 @@ pub struct Message {
     pub room_id: i32,
     pub user_id: i32,
     pub body: String,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
     pub seq: i64,
     pub client_id: Option<String>,
@@ -63,5 +67,6 @@ pub struct NewMessage<'a> {
 pub struct RevokedSession {
     pub session_id: String,
     pub user_id: i32,
+    #[diesel(deserialize_as = StoredTime)]
     pub revoked_at: NaiveDateTime,
 }

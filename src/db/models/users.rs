@@ -1,6 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::columns::StoredTime;
+
 use crate::db::schema::users;
 use crate::domain::Role;
 
@@ -12,7 +14,9 @@ pub struct User {
     pub name: String,
     pub password_hash: String,
     pub role: Role,
+    #[diesel(deserialize_as = StoredTime)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = StoredTime)]
     pub updated_at: NaiveDateTime,
     /// Set while an admin has disabled the account.
     pub disabled_at: Option<NaiveDateTime>,

@@ -131,7 +131,7 @@ pub async fn list(
     let (page, sort) = paging.parse(orders::SORTABLE)?;
     let status = filter_param::<OrderStatus>("status", filter.status.as_deref())?;
     let listing = db
-        .run(move |c| orders::list(c, &actor, status, page.into(), &sort))
+        .read(move |c| orders::list(c, &actor, status, page.into(), &sort))
         .await?;
     list_response(&req, &listing, view, page, CachePolicy::Private)
 }
@@ -174,7 +174,7 @@ pub async fn get(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let order = db.run(move |c| orders::get(c, &actor, id)).await?;
+    let order = db.read(move |c| orders::get(c, &actor, id)).await?;
     cached_json(&req, &view(&order), CachePolicy::Private)
 }
 

@@ -114,7 +114,7 @@ pub async fn list(
     )
     .map_err(AppError::Validation)?;
     let listing = db
-        .run(move |c| products::list(c, &filter, page.into(), &sort))
+        .read(move |c| products::list(c, &filter, page.into(), &sort))
         .await?;
     list_response(&req, &listing, view, page, CachePolicy::Public)
 }
@@ -133,7 +133,7 @@ pub async fn get(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let product = db.run(move |c| products::get(c, id)).await?;
+    let product = db.read(move |c| products::get(c, id)).await?;
     cached_json(&req, &view(&product), CachePolicy::Public)
 }
 

@@ -238,7 +238,7 @@ pub async fn list(
     let (page, sort) = paging.parse(rooms::SORTABLE)?;
     let q = filter.into_inner().q;
     let listing = db
-        .run(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
+        .read(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
         .await?;
     let view = |room: &Room| RoomView::from(room);
     list_response(&req, &listing, view, page, CachePolicy::Private)
@@ -286,7 +286,7 @@ pub async fn get(
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = room_name(&name)?;
-    let room = db.run(move |c| rooms::visible(c, &actor, &name)).await?;
+    let room = db.read(move |c| rooms::visible(c, &actor, &name)).await?;
     cached_json(&req, &RoomView::from(&room), CachePolicy::Private)
 }
 
@@ -312,7 +312,7 @@ pub async fn messages(
     let (from, limit) = params.parse()?;
     let forward = matches!(from, Start::Since(_));
     let page = db
-        .run(move |c| {
+        .read(move |c| {
             let room = rooms::visible(c, &actor, &name)?;
             match from {
                 Start::Newest => chat::history(c, &room, None, limit),
@@ -421,7 +421,7 @@ pub async fn get_message(
 ) -> Result<HttpResponse, AppError> {
     let (name, id) = path.parse("message")?;
     let message = db
-        .run(move |c| chat::get_message(c, &actor, &name, id))
+        .read(move |c| chat::get_message(c, &actor, &name, id))
         .await?;
     cached_json(&req, &message, CachePolicy::Private)
 }
@@ -463,7 +463,7 @@ pub async fn members(
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = room_name(&name)?;
-    let members = db.run(move |c| rooms::members(c, &actor, &name)).await?;
+    let members = db.read(move |c| rooms::members(c, &actor, &name)).await?;
     let body = MemberList {
         data: members.into_iter().map(MemberView::from).collect(),
     };

@@ -146,7 +146,7 @@ pub async fn list(
     let (page, sort) = paging.parse(users::SORTABLE)?;
     let role = filter_param::<Role>("role", filter.role.as_deref())?;
     let listing = db
-        .run(move |c| users::list(c, &actor, role, page.into(), &sort))
+        .read(move |c| users::list(c, &actor, role, page.into(), &sort))
         .await?;
     let view = UserView::seen_by(actor);
     list_response(&req, &listing, view, page, CachePolicy::Private)
@@ -164,7 +164,7 @@ pub async fn me(
     db: web::Data<Db>,
     AuthUser(actor): AuthUser,
 ) -> Result<HttpResponse, AppError> {
-    let user = db.run(move |c| users::get(c, actor.user_id)).await?;
+    let user = db.read(move |c| users::get(c, actor.user_id)).await?;
     cached_json(
         &req,
         &UserView::for_viewer(&user, Some(&actor)),
@@ -188,7 +188,7 @@ pub async fn get(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let user = db.run(move |c| users::get(c, id)).await?;
+    let user = db.read(move |c| users::get(c, id)).await?;
     cached_json(
         &req,
         &UserView::for_viewer(&user, actor.as_ref()),
