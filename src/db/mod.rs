@@ -88,7 +88,7 @@ impl Db {
         let threads = Arc::new(DbThreads::new(pool.max_size() as usize)?);
         let backend = url.backend();
         let readers = (backend == Backend::Sqlite).then(|| {
-            Arc::new(Readers::new(ConnectionManager::counting(
+            Arc::new(Readers::new(ConnectionManager::readers(
                 url.clone(),
                 queries.clone(),
             )))

@@ -133,6 +133,8 @@ impl Instrumentation for QueryCounter {
 pub struct ConnectionManager {
     url: DbUrl,
     queries: QueryCounter,
+    /// SQLite connections that refuse to write (`PRAGMA query_only`).
+    read_only: bool,
 }
 
 impl ConnectionManager {
@@ -140,12 +142,19 @@ impl ConnectionManager {
         Self {
             url,
             queries: QueryCounter::default(),
+            read_only: false,
         }
     }
 
-    /// A manager whose connections count their statements on `queries` (a pool's counter).
-    pub(super) fn counting(url: DbUrl, queries: QueryCounter) -> Self {
-        Self { url, queries }
+    /// A manager of read-only SQLite connections whose statements count on `queries` (a
+    /// pool's counter). Their set-up is not counted: they are opened lazily, by whichever
+    /// request first reads on a thread.
+    pub(super) fn readers(url: DbUrl, queries: QueryCounter) -> Self {
+        Self {
+            url,
+            queries,
+            read_only: true,
+        }
     }
 
     /// r2d2 opens its connections in parallel; on a new SQLite file they would all race to
@@ -188,6 +197,9 @@ impl r2d2::ManageConnection for ConnectionManager {
                     }
                 })?;
                 conn.batch_execute(SQLITE_PRAGMAS)?;
+                if self.read_only {
+                    conn.batch_execute("PRAGMA query_only = ON")?;
+                }
                 conn.set_instrumentation(self.queries.clone());
                 Ok(DbConnection::Sqlite(conn))
             }

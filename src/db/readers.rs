@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use diesel::connection::{Connection, SimpleConnection, TransactionManager};
+use diesel::connection::{Connection, TransactionManager};
 use thread_local::ThreadLocal;
 
 use super::pool::{ConnectionManager, DbConnection};
@@ -36,8 +36,8 @@ impl Readers {
     }
 
     /// Runs `f` on this thread's connection, opening it first if need be. The connection
-    /// refuses writes (`PRAGMA query_only`), so work that would write fails instead of
-    /// stalling the worker behind the write lock.
+    /// refuses writes (`PRAGMA query_only`, see [`ConnectionManager::readers`]), so work that
+    /// would write fails instead of stalling the worker behind the write lock.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>,
@@ -63,11 +63,9 @@ impl Readers {
     }
 
     fn open(&self) -> Result<DbConnection, AppError> {
-        let mut conn = r2d2::ManageConnection::connect(&self.manager).map_err(|e| {
+        r2d2::ManageConnection::connect(&self.manager).map_err(|e| {
             tracing::error!(error = %e, "cannot open a read connection");
             AppError::Unavailable(UNAVAILABLE.to_owned())
-        })?;
-        conn.batch_execute("PRAGMA query_only = ON")?;
-        Ok(conn)
+        })
     }
 }

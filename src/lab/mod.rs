@@ -7,9 +7,9 @@
 //!   workers × 1000 / ms requests per second.
 //! - `blocking` moves the same blocking work to actix's blocking pool (`web::block`): a WSGI
 //!   app in a thread pool, or a FastAPI `def` handler. It scales with the pool size.
-//! - `async` awaits a timer (no thread is held while waiting) and then reads on the database
-//!   threads, as every REST handler does (`Db::run`): the ASGI shape. It scales with
-//!   concurrency until the CPU is the limit.
+//! - `async` awaits a timer (no thread is held while waiting) and then reads as every REST
+//!   handler does (`Db::read`: a few µs on the worker itself on SQLite, the database threads
+//!   on PostgreSQL): the ASGI shape. It scales with concurrency until the CPU is the limit.
 //!
 //! `cpu` does CPU-bound work (SHA-256 rounds) on each model, to show where async does not
 //! help: computing holds a thread whichever way it is scheduled.
@@ -280,7 +280,7 @@ pub async fn blocking(
     ))
 }
 
-/// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads on the database threads.
+/// `GET /api/v1/lab/async?ms=`: awaits a timer, then reads as REST handlers read.
 #[utoipa::path(get, path = "/api/v1/lab/async", tag = "lab", params(WaitParams),
     responses((status = 200, description = "What ran where, and how long it took", body = LabReport),
         (status = 400, description = "`ms` out of range", body = ProblemSchema, content_type = "application/problem+json")))]
