@@ -6,9 +6,9 @@
 //! for `application/json`, as older clients expect. GET with `Upgrade: websocket` starts a
 //! subscription connection (`graphql-transport-ws`).
 
-use actix_web::http::{header, Method, StatusCode};
 use std::collections::BTreeMap;
 
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Value, Variables};
