@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# cpu-per-request.sh BIN OUT [ROUNDS] [DB]: server CPU per request the way issue 15 defines it:
+# cpu-per-request.sh BIN OUT [ROUNDS]: server CPU per request the way issue 15 defines it:
 # `wrk -t1 -c64 -d10s` against one case at a time, the server process's CPU ticks (utime +
 # stime) over the run divided by the requests wrk completed. Cases: /healthz, a product by
-# id, the GraphQL seed query and the 50-users query (as an admin). DB is a SQLite path (the
-# default, a fresh `seed --bench` file) or a postgres:// URL of an empty database.
-# Writes OUT/<round>-<case>.wrk and prints one JSON line per case and round.
+# id, the GraphQL seed query and the 50-users query (as an admin), on a fresh SQLite
+# `seed --bench` database. Needs wrk and jq (Debian packages). CASES and DURATION (seconds)
+# narrow a run. Writes OUT/<round>-<case>.wrk and prints one JSON line per case and round.
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=serve.sh
@@ -12,23 +12,11 @@ here=$(dirname "$(realpath "$0")")
 bin=$(realpath "$1")
 begin "$2"
 rounds=${3:-1}
-db=${4:-$work/bench.db}
+db=$work/bench.db
 seed "$bin" "$db"
 serve "$bin" "$db" "$work/server.log"
-token=$(curl -fsS "http://127.0.0.1:$port/api/v1/auth/token" -d grant_type=password \
-  -d username=admin@example.com -d "password=$admin_password" | jq -r .access_token)
-
-# A wrk script posting one GraphQL query with the admin's token.
-graphql_script() {
-  cat >"$work/$1.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-wrk.body = [[$(jq -cn --arg q "$2" '{query: $q}')]]
-LUA
-}
-graphql_script seed 'query { user(id: "1") { name posts { title } } }'
-graphql_script users50 '{ users(first: 50) { edges { node { name posts { title } } } } }'
+graphql_lua "$work/seed.lua" 'query { user(id: "1") { name posts { title } } }'
+graphql_lua "$work/users50.lua" '{ users(first: 50) { edges { node { name posts { title } } } } }'
 
 case_args() {
   case $1 in

@@ -16,14 +16,7 @@ serve "$bin" "$work/bench.db" "$work/server.log"
 args=()
 path=$2
 if [[ "$2" != /* ]]; then
-  token=$(curl -fsS "http://127.0.0.1:$port/api/v1/auth/token" -d grant_type=password \
-    -d username=admin@example.com -d "password=$admin_password" | jq -r .access_token)
-  cat >"$work/query.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-wrk.body = [[$(jq -cn --arg q "$2" '{query: $q}')]]
-LUA
+  graphql_lua "$work/query.lua" "$2"
   args=(-s "$work/query.lua")
   path=/graphql
 fi

@@ -39,6 +39,22 @@ serve() {
   done
 }
 
+# admin_token: an access token for admin@example.com from the server on $port.
+admin_token() {
+  curl -fsS "http://127.0.0.1:$port/api/v1/auth/token" -d grant_type=password \
+    -d username=admin@example.com -d "password=$admin_password" | jq -r .access_token
+}
+
+# graphql_lua FILE QUERY: a wrk script that posts QUERY to /graphql as the admin.
+graphql_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $(admin_token)"
+wrk.body = [[$(jq -cn --arg q "$2" '{query: $q}')]]
+LUA
+}
+
 # utime + stime of a process, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -5,10 +5,11 @@
 //! cost more than the read: in a profile of `GET /api/v1/products/{id}` a quarter of the
 //! server's CPU went to the scheduler and futexes of that hop. A SQLite read in WAL mode
 //! never waits for a lock (readers see the last committed snapshot while a writer writes),
-//! so a short one finishes in microseconds and may run on the async worker itself, well
+//! so a keyed one finishes in microseconds and may run on the async worker itself, well
 //! under the "10 to 100 µs between awaits" rule of thumb for not blocking an executor. Writes
 //! still go to the database threads (`Db::run`): they can wait seconds for the write lock.
-//! PostgreSQL reads do too: every statement there is a network round trip.
+//! So do reads whose cost grows with the data (list pages with their `COUNT(*)`), and every
+//! PostgreSQL query: each statement there is a network round trip.
 
 use std::cell::RefCell;
 

@@ -84,7 +84,7 @@ impl CoreQuery {
         let actor = Caller::require(ctx)?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .read(move |c| users::list(c, &actor, None, window, &Sort(Vec::new())))
+            .run(move |c| users::list(c, &actor, None, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, User::from))
@@ -106,7 +106,7 @@ impl CoreQuery {
         let author = author_id.as_ref().map(parse_id).transpose()?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .read(move |c| posts::list(c, author, window, &Sort(Vec::new())))
+            .run(move |c| posts::list(c, author, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Post))
@@ -137,7 +137,7 @@ impl CoreQuery {
         .gql()?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .read(move |c| products::list(c, &filter, window, &Sort(Vec::new())))
+            .run(move |c| products::list(c, &filter, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Product))
@@ -163,7 +163,7 @@ impl CoreQuery {
         let window = window(first, after)?;
         let status = status.map(Into::into);
         let listing = db(ctx)
-            .read(move |c| orders::list(c, &actor, status, window, &Sort(Vec::new())))
+            .run(move |c| orders::list(c, &actor, status, window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Order))

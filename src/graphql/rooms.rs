@@ -159,7 +159,7 @@ impl RoomQuery {
         let actor = Caller::require(ctx)?;
         let window = window(first, after)?;
         let listing = db(ctx)
-            .read(move |c| rooms::list(c, &actor, q.as_deref(), window, &Sort(Vec::new())))
+            .run(move |c| rooms::list(c, &actor, q.as_deref(), window, &Sort(Vec::new())))
             .await
             .gql()?;
         Ok(page(window, listing, Room))

@@ -2,7 +2,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::columns::StoredTime;
-
 use crate::db::schema::{order_items, orders};
 use crate::domain::OrderStatus;
 

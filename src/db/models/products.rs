@@ -2,7 +2,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::columns::StoredTime;
-
 use crate::db::schema::products;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

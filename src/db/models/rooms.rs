@@ -2,7 +2,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::columns::StoredTime;
-
 use crate::db::schema::{messages, revoked_sessions, room_members, rooms};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]

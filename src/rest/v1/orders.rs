@@ -131,7 +131,7 @@ pub async fn list(
     let (page, sort) = paging.parse(orders::SORTABLE)?;
     let status = filter_param::<OrderStatus>("status", filter.status.as_deref())?;
     let listing = db
-        .read(move |c| orders::list(c, &actor, status, page.into(), &sort))
+        .run(move |c| orders::list(c, &actor, status, page.into(), &sort))
         .await?;
     list_response(&req, &listing, view, page, CachePolicy::Private)
 }

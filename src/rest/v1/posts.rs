@@ -95,7 +95,7 @@ pub async fn list(
         .transpose()
         .map_err(|_| AppError::invalid("author_id", "must be a user id"))?;
     let listing = db
-        .read(move |c| posts::list(c, author, page.into(), &sort))
+        .run(move |c| posts::list(c, author, page.into(), &sort))
         .await?;
     respond(&req, listing, page)
 }
@@ -117,7 +117,7 @@ pub async fn list_by_user(
     let (page, sort) = paging.parse(posts::SORTABLE)?;
     let user_id = id.into_inner();
     let listing = db
-        .read(move |c| posts::list_by_user(c, user_id, page.into(), &sort))
+        .run(move |c| posts::list_by_user(c, user_id, page.into(), &sort))
         .await?;
     respond(&req, listing, page)
 }

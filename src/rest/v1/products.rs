@@ -114,7 +114,7 @@ pub async fn list(
     )
     .map_err(AppError::Validation)?;
     let listing = db
-        .read(move |c| products::list(c, &filter, page.into(), &sort))
+        .run(move |c| products::list(c, &filter, page.into(), &sort))
         .await?;
     list_response(&req, &listing, view, page, CachePolicy::Public)
 }

@@ -238,7 +238,7 @@ pub async fn list(
     let (page, sort) = paging.parse(rooms::SORTABLE)?;
     let q = filter.into_inner().q;
     let listing = db
-        .read(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
+        .run(move |c| rooms::list(c, &actor, q.as_deref(), page.into(), &sort))
         .await?;
     let view = |room: &Room| RoomView::from(room);
     list_response(&req, &listing, view, page, CachePolicy::Private)

@@ -146,7 +146,7 @@ pub async fn list(
     let (page, sort) = paging.parse(users::SORTABLE)?;
     let role = filter_param::<Role>("role", filter.role.as_deref())?;
     let listing = db
-        .read(move |c| users::list(c, &actor, role, page.into(), &sort))
+        .run(move |c| users::list(c, &actor, role, page.into(), &sort))
         .await?;
     let view = UserView::seen_by(actor);
     list_response(&req, &listing, view, page, CachePolicy::Private)
