@@ -125,7 +125,7 @@ impl Room {
         let actor = Caller::require(ctx)?;
         let name = room_name(&self.0.name)?;
         let members = db(ctx)
-            .read(move |c| rooms::members(c, &actor, &name))
+            .run(move |c| rooms::members(c, &actor, &name))
             .await
             .gql()?;
         Ok(members

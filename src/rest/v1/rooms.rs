@@ -463,7 +463,7 @@ pub async fn members(
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let name = room_name(&name)?;
-    let members = db.read(move |c| rooms::members(c, &actor, &name)).await?;
+    let members = db.run(move |c| rooms::members(c, &actor, &name)).await?;
     let body = MemberList {
         data: members.into_iter().map(MemberView::from).collect(),
     };
