@@ -343,14 +343,12 @@ impl Application {
                 .service(Endpoint::new("/healthz").get(health::healthz).build())
                 .service(Endpoint::new("/readyz").get(health::readyz).build())
                 .service(
-                    // Two budgets, two layers (each governor wraps a scope of its own).
-                    web::scope("/api/v1").wrap(limits.api_middleware()).service(
-                        web::scope("")
-                            .wrap(limits.credentials_middleware())
-                            .service(Endpoint::new("/openapi.json").get(openapi_json).build())
-                            .configure(v1::configure)
-                            .configure(crate::lab::configure),
-                    ),
+                    // The API budget wraps the scope; the sign-in budget, its two routes.
+                    web::scope("/api/v1")
+                        .wrap(limits.api_middleware())
+                        .service(Endpoint::new("/openapi.json").get(openapi_json).build())
+                        .configure(|cfg| v1::configure(cfg, &limits))
+                        .configure(crate::lab::configure),
                 )
                 .service(web::redirect("/docs", "/docs/"))
                 .service(

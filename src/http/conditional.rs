@@ -196,6 +196,17 @@ pub fn cached_json<T: Serialize>(
     Ok(response)
 }
 
+/// The `If-Match` header of a change or deletion, as the OpenAPI document lists it (the
+/// value is read by [`if_match`]; `openapi_constraints` adds its grammar).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The ETag of the version this request is based on; without it the request applies to
+    /// whatever version is current.
+    #[param(rename = "If-Match")]
+    pub if_match: Option<String>,
+}
+
 /// The `If-Match` test for a write, as a precondition the service runs against the current
 /// row. `view` must build the same representation a GET returns to this client.
 pub fn if_match<E, V, F>(

@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::domain::OrderStatus;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{self, cached_json, created, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy, IfMatchHeader};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::http::problems::{IfMatchFailed, NoValidToken, NotJson, NotModified, ProblemSchema};
@@ -180,11 +180,10 @@ pub async fn get(
 
 /// Move an order to its next status. Cancelling puts the stock back.
 #[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "Order id"), IfMatchHeader),
     request_body(content = OrderPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated order", body = OrderView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Shipping needs admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such order of yours", body = ProblemSchema, content_type = "application/problem+json"),
@@ -211,7 +210,7 @@ pub async fn patch(
 
 /// Delete an order (admin). A pending or paid order's stock goes back.
 #[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    params(("id" = i32, Path, description = "Order id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         NoValidToken,

@@ -8,7 +8,7 @@ use crate::db::models::Post;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{self, cached_json, created, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy, IfMatchHeader};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::http::problems::{
@@ -144,7 +144,6 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/posts", tag = "posts", security(("bearer" = [])), request_body = PostInputSchema,
     responses(
         (status = 201, description = "Created", body = PostView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         NotJson,
     ))]
@@ -172,11 +171,10 @@ async fn update(
 
 /// Replace your post's title and body.
 #[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "Post id"), IfMatchHeader),
     request_body = PostInputSchema,
     responses(
         (status = 200, description = "The updated post", body = PostView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not your post", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
@@ -195,11 +193,10 @@ pub async fn replace(
 
 /// Change your post's title or body, as a JSON merge patch.
 #[utoipa::path(patch, path = "/api/v1/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "Post id"), IfMatchHeader),
     request_body(content = Object, content_type = "application/merge-patch+json", description = "title and/or body"),
     responses(
         (status = 200, description = "The updated post", body = PostView),
-        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not your post", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such post", body = ProblemSchema, content_type = "application/problem+json"),
@@ -218,7 +215,7 @@ pub async fn patch(
 
 /// Delete your post (admins may delete any).
 #[utoipa::path(delete, path = "/api/v1/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Post id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    params(("id" = i32, Path, description = "Post id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         NoValidToken,

@@ -8,7 +8,7 @@ use crate::db::models::Product;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::auth::AuthUser;
-use crate::http::conditional::{self, cached_json, created, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy, IfMatchHeader};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{list_response, PageParams};
 use crate::http::problems::{
@@ -142,7 +142,6 @@ pub async fn get(
     request_body = ProductInputSchema,
     responses(
         (status = 201, description = "Created; `Location` names it", body = ProductView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The sku is taken", body = ProblemSchema, content_type = "application/problem+json"),
@@ -173,11 +172,10 @@ async fn update(
 
 /// Replace a product (admin). Every writable field is required.
 #[utoipa::path(put, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "Product id"), IfMatchHeader),
     request_body = ProductInputSchema,
     responses(
         (status = 200, description = "The updated product", body = ProductView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
@@ -197,11 +195,10 @@ pub async fn replace(
 
 /// Change some fields of a product (admin), as a JSON merge patch.
 #[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "Product id"), IfMatchHeader),
     request_body(content = Object, content_type = "application/merge-patch+json", description = "Any subset of the product's writable fields"),
     responses(
         (status = 200, description = "The updated product", body = ProductView),
-        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
@@ -221,7 +218,7 @@ pub async fn patch(
 
 /// Delete a product (admin). Products that appear in orders cannot be deleted.
 #[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Product id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    params(("id" = i32, Path, description = "Product id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         NoValidToken,

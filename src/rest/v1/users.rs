@@ -10,7 +10,7 @@ use crate::db::Db;
 use crate::domain::{Role, Secret};
 use crate::error::AppError;
 use crate::http::auth::{AuthUser, MaybeAuthUser};
-use crate::http::conditional::{self, cached_json, created, CachePolicy};
+use crate::http::conditional::{self, cached_json, created, CachePolicy, IfMatchHeader};
 use crate::http::json::{ApiJson, MergePatch};
 use crate::http::listing::{filter_param, list_response, PageParams};
 use crate::http::problems::{
@@ -106,7 +106,6 @@ pub struct UserFilterParams {
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = RegisterInput,
     responses(
         (status = 201, description = "Registered; `Location` names the account", body = UserView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The email is registered", body = ProblemSchema, content_type = "application/problem+json"),
         BodyTooLarge,
         NotJson,
@@ -215,11 +214,10 @@ async fn update(
 /// every session of the account (its tokens are refused and its sockets closed at once);
 /// changing the role or `disabled` needs admin.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "User id"), IfMatchHeader),
     request_body = UserInputSchema,
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 400, description = "Invalid body", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not yours, or a role change without admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
@@ -248,11 +246,10 @@ pub async fn replace(
 
 /// Change some fields of an account, as a JSON merge patch.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the change is based on")),
+    params(("id" = i32, Path, description = "User id"), IfMatchHeader),
     request_body(content = Object, content_type = "application/merge-patch+json", description = "Any of email, name, password, role, disabled"),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 400, description = "Invalid patch", body = ProblemSchema, content_type = "application/problem+json"),
         NoValidToken,
         (status = 403, description = "Not yours, or a role change without admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = ProblemSchema, content_type = "application/problem+json"),
@@ -281,7 +278,7 @@ pub async fn patch(
 
 /// Delete an account with its posts, orders and sessions. The last admin cannot be deleted.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag the deletion is based on")),
+    params(("id" = i32, Path, description = "User id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         NoValidToken,
