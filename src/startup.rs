@@ -279,6 +279,7 @@ impl Application {
             realtime.clone(),
             &args.graphql,
         ));
+        let documents = web::Data::new(graphql::Documents::default());
         let events = web::Data::new(events);
         let realtime_data = web::Data::new(realtime.clone());
         let metrics_data = web::Data::from(metrics);
@@ -330,6 +331,7 @@ impl Application {
                 .app_data(bridge_data.clone())
                 .app_data(metrics_data.clone())
                 .app_data(schema.clone())
+                .app_data(documents.clone())
                 .app_data(BodyLimit(max_body))
                 .app_data(compress_min)
                 .app_data(init_timeout)

@@ -15,6 +15,7 @@ use async_graphql::{ServerError, Value, Variables};
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
+use super::documents::Documents;
 use super::loaders::Loaders;
 use super::types::Caller;
 use super::AppSchema;
@@ -189,8 +190,8 @@ enum PostError {
 }
 
 /// Whether the operation the request would run is a mutation (refused over GET).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+fn is_mutation(request: &async_graphql::Request, documents: &Documents) -> bool {
+    let Some(doc) = documents.get(&request.query) else {
         return false;
     };
     let wanted = request.operation_name.as_deref();
@@ -291,6 +292,7 @@ pub async fn graphql(
     payload: web::Payload,
     schema: web::Data<AppSchema>,
     db: web::Data<Db>,
+    documents: web::Data<Documents>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let is_upgrade = req
         .headers()
@@ -305,9 +307,9 @@ pub async fn graphql(
         Ok(MaybeAuthUser(actor)) => Caller(actor),
         Err(err) => return Ok(unauthenticated(media, &err)),
     };
-    let request = if req.method() == Method::GET {
+    let mut request = if req.method() == Method::GET {
         match parse_get(&req) {
-            Ok(request) if is_mutation(&request) => {
+            Ok(request) if is_mutation(&request, &documents) => {
                 return Ok(HttpResponse::MethodNotAllowed()
                     .insert_header((header::ALLOW, "POST"))
                     .content_type(media.content_type())
@@ -349,5 +351,6 @@ pub async fn graphql(
             }
         }
     };
+    documents.prepare(&mut request);
     Ok(execute(&schema, &db, caller, request, media).await)
 }

@@ -3,6 +3,7 @@
 //! DataLoaders (no N+1), and subscribe to the same actors as the WebSocket chat. The schema
 //! is checked in as docs/schema.graphql; a test fails when the two drift apart.
 
+mod documents;
 mod errors;
 pub mod http;
 mod loaders;
@@ -20,6 +21,7 @@ use crate::db::Db;
 use crate::http::routing::Endpoint;
 use crate::realtime::Realtime;
 use crate::services::events::Events;
+pub use documents::Documents;
 pub use subscription::Subscription;
 
 /// Every query: the core resources and the chat rooms.
