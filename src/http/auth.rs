@@ -4,7 +4,7 @@
 use std::future::{ready, Ready};
 
 use actix_web::http::header;
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 
 use super::bearer::Credentials;
 use crate::error::{AppError, AuthFailure};
@@ -19,7 +19,18 @@ pub struct AuthUser(pub Actor);
 #[derive(Debug, Clone, Copy)]
 pub struct MaybeAuthUser(pub Option<Actor>);
 
+/// A bearer token the API rate limiter has already verified for this request (it keys the
+/// budget by user), so that the extractors do not verify it a second time: the signature,
+/// the JSON claims and the session check were 5 % of a GraphQL seed query's CPU each time
+/// (docs/PERFORMANCE.md change 11). Only a token that passed is kept; one that failed is
+/// verified again below, which reports why.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedBearer(pub Actor);
+
 fn authenticate(req: &HttpRequest) -> Result<Option<Actor>, AppError> {
+    if let Some(VerifiedBearer(actor)) = req.extensions().get::<VerifiedBearer>() {
+        return Ok(Some(*actor));
+    }
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -24,8 +24,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{Condition, Next};
-use actix_web::{web, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpMessage, HttpResponse, HttpResponseBuilder};
 
+use super::auth::VerifiedBearer;
 use super::bearer::Credentials;
 use crate::config::RateLimitArgs;
 use crate::error::{AppError, PROBLEM_JSON};
@@ -139,6 +140,7 @@ impl KeyExtractor for ApiClient {
             .and_then(|v| Credentials::parse(v).bearer())
             .and_then(|token| self.tokens.verify_access(token).ok());
         if let Some(actor) = bearer {
+            req.extensions_mut().insert(VerifiedBearer(actor));
             return Ok(Client::User(actor.user_id));
         }
         address_key(req, &self.trusted)
