@@ -25,7 +25,7 @@ pub struct MaybeAuthUser(pub Option<Actor>);
 /// (docs/PERFORMANCE.md change 11). Only a token that passed is kept; one that failed is
 /// verified again below, which reports why.
 #[derive(Debug, Clone, Copy)]
-pub struct VerifiedBearer(pub Actor);
+pub(crate) struct VerifiedBearer(pub Actor);
 
 fn authenticate(req: &HttpRequest) -> Result<Option<Actor>, AppError> {
     if let Some(VerifiedBearer(actor)) = req.extensions().get::<VerifiedBearer>() {

@@ -120,6 +120,20 @@ async fn unknown_routes_ids_and_methods_get_404_and_405_with_allow() {
         .send()
         .await
         .problem(404);
+    // Each resource is a scope of its own: a path its scope does not know is the API's 404,
+    // not the scope's bare one, and the scope never hands it on to another resource.
+    for path in [
+        "/api/v1/products/",
+        "/api/v1/products/1/x",
+        "/api/v1/users/me/x",
+        "/api/v1/productsx",
+        "/api/v1/auth/nope",
+    ] {
+        app.get(path).send().await.problem(404);
+    }
+    let r = app.get("/api/v1/auth/token").send().await;
+    r.problem(405);
+    assert_eq!(r.header("allow").as_deref(), Some("POST, OPTIONS"));
     let r = app.put("/api/v1/products").json(&json!({})).send().await;
     r.problem(405);
     assert_eq!(
