@@ -9,15 +9,14 @@
 //! kill to each resumed client's first message (p50/p99).
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use diesel::{Connection, RunQueryDsl};
 use serde_json::json;
 
+use super::deploy::{free_port, serve_command, start_redis, Process, ScratchDatabase};
 use super::http_client::HttpConn;
 use super::scenarios::{run, Run};
 use super::stats::Samples;
@@ -39,39 +38,6 @@ pub struct Config {
     pub users: usize,
 }
 
-/// A child process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn start_redis(port: u16) -> anyhow::Result<Process> {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("ws-failover starts a redis-server of its own: is redis-server installed?")?;
-    let redis = Process(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(redis)
-}
-
 /// Starts `serve` and returns it with its `host:port`.
 fn start_instance(
     database_url: &str,
@@ -81,48 +47,15 @@ fn start_instance(
     dir: &std::path::Path,
     name: &str,
 ) -> anyhow::Result<(Process, String)> {
-    let exe = std::env::current_exe().context("cannot find the switchboard binary")?;
     let log = dir.join(format!("{name}.log"));
-    let child = Command::new(exe)
-        .args(["serve", "--port", "0", "--database-url", database_url])
+    let child = serve_command(database_url, secret, 4096, &log)?
         .args(["--redis-url", redis_url, "--redis-prefix", prefix])
-        .args(["--rate-limit", "0", "--auth-rate-limit", "0"])
-        .args([
-            "--ws-rate",
-            "1000000",
-            "--ws-burst",
-            "1000000",
-            "--ws-queue",
-            "4096",
-        ])
-        .args(["--jwt-secret", secret])
-        .env_remove("DATABASE_URL")
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting instance {name}"))?;
     let process = Process(child);
     match super::listening_address(&log, Duration::from_secs(20)) {
         Some(addr) => Ok((process, addr)),
         None => anyhow::bail!("instance {name} did not start; see {}", log.display()),
-    }
-}
-
-/// A fresh database on the server of `admin_url`; dropped by [`drop_database`].
-fn create_database(admin_url: &str) -> anyhow::Result<(String, String)> {
-    let name = format!("switchboard_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = diesel::PgConnection::establish(admin_url)
-        .with_context(|| "ws-failover needs a PostgreSQL server: --database-url postgres://...")?;
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
-    let mut url = url::Url::parse(admin_url).context("--database-url is not a URL")?;
-    url.set_path(&name);
-    Ok((url.to_string(), name))
-}
-
-fn drop_database(admin_url: &str, name: &str) {
-    if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn);
     }
 }
 
@@ -397,12 +330,11 @@ async fn client(
 }
 
 pub async fn ws_failover(config: &Config) -> anyhow::Result<Vec<Run>> {
-    let admin_url = config.database_url.clone();
-    let (database_url, name) =
-        tokio::task::spawn_blocking(move || create_database(&admin_url)).await??;
-    let result = deploy_and_run(config, &database_url).await;
-    let admin_url = config.database_url.clone();
-    let _ = tokio::task::spawn_blocking(move || drop_database(&admin_url, &name)).await;
+    let server_url = config.database_url.clone();
+    let database =
+        tokio::task::spawn_blocking(move || ScratchDatabase::postgres(&server_url)).await??;
+    let result = deploy_and_run(config, &database.url).await;
+    let _ = tokio::task::spawn_blocking(move || drop(database)).await;
     result
 }
 

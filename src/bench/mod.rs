@@ -3,6 +3,7 @@
 //! read on its own) on a temporary database filled by `seed --bench`.
 
 pub mod chart;
+mod deploy;
 mod failover;
 mod http_client;
 mod progress;
@@ -12,13 +13,14 @@ mod stats;
 mod ws_client;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use deploy::{Process, ScratchDatabase};
 use http_client::HttpConn;
 use report::{Machine, Results};
 use scenarios::Target;
@@ -90,10 +92,17 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub hold: usize,
 
-    /// ws-failover: a PostgreSQL server URL; the bench makes a database of its own there
-    /// and drops it afterwards.
+    /// A PostgreSQL server URL: the server the bench starts (and ws-failover's two) runs
+    /// on a fresh database the bench makes there and drops afterwards. Without it, a
+    /// temporary SQLite file.
     #[arg(long, env = "SWITCHBOARD_BENCH_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Servers the bench starts, bridged through a redis-server of its own (two or more
+    /// need --database-url). ws-hold spreads its connections over all of them and sends
+    /// its broadcast on the first; the other scenarios use the first only.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
 
     /// Chat clients of ws-failover, spread over both instances (plus two senders).
     #[arg(long, default_value_t = 1000)]
@@ -142,18 +151,15 @@ pub struct BenchArgs {
     pub client_threads: Option<usize>,
 }
 
-/// A server this run started, stopped when dropped.
-struct OwnServer {
-    child: Child,
-    _dir: tempfile::TempDir,
-    pid: u32,
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The servers a run started, all on one scratch database (several are bridged through a
+/// redis-server of the run's own), taken down when dropped: the servers first (fields drop
+/// in order).
+struct Deployment {
+    servers: Vec<(Process, String)>,
+    _redis: Option<Process>,
+    _database: ScratchDatabase,
+    _logs: tempfile::TempDir,
+    label: String,
 }
 
 /// The server's resident memory in bytes, from /proc (Linux).
@@ -161,14 +167,26 @@ pub(crate) fn rss_of(pid: u32) -> Option<u64> {
     crate::metrics::resident_memory_of(pid)
 }
 
-fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnServer, String)> {
+fn deploy(args: &BenchArgs, admin_password: &str) -> anyhow::Result<Deployment> {
+    let instances = args.instances.max(1);
+    let database = match &args.database_url {
+        Some(url) if deploy::is_postgres(url) => ScratchDatabase::postgres(url)?,
+        Some(_) => anyhow::bail!(
+            "--database-url is a PostgreSQL server (postgres://...); without it the bench uses a temporary SQLite file"
+        ),
+        None => ScratchDatabase::sqlite()?,
+    };
+    anyhow::ensure!(
+        instances == 1 || args.database_url.is_some(),
+        "{instances} instances share one database: give --database-url postgres://..."
+    );
     let exe = std::env::current_exe().context("cannot find the switchboard binary")?;
-    let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
-    let db = db.to_string_lossy().into_owned();
-    eprintln!("seeding a temporary database (seed --bench)...");
+    eprintln!(
+        "seeding a scratch {} database (seed --bench)...",
+        database.kind()
+    );
     let seeded = Command::new(&exe)
-        .args(["seed", "--bench", "--database-url", &db])
+        .args(["seed", "--bench", "--database-url", &database.url])
         .args([
             "--admin-email",
             &args.admin_email,
@@ -181,53 +199,68 @@ fn start_server(args: &BenchArgs, admin_password: &str) -> anyhow::Result<(OwnSe
             "--log-level",
             "warn",
         ])
+        .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
         .status()
         .context("running seed --bench")?;
     anyhow::ensure!(seeded.success(), "seed --bench failed");
-    let log = dir.path().join("server.log");
-    let mut cmd = Command::new(&exe);
-    cmd.args(["serve", "--port", "0", "--database-url", &db])
-        // Every production middleware stays on; the budgets are just out of reach.
-        .args(["--rate-limit", "1000000", "--rate-limit-burst", "1000000"])
-        .args([
-            "--auth-rate-limit",
-            "1000000",
-            "--auth-rate-limit-burst",
-            "1000000",
-        ])
-        .args([
-            "--ws-rate",
-            "1000000",
-            "--ws-burst",
-            "1000000",
-            "--ws-queue",
-            "1024",
-        ])
-        .args([
-            "--jwt-secret",
-            &format!("bench-{}", uuid::Uuid::new_v4().simple()),
-        ])
-        .env_remove("DATABASE_URL")
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(Stdio::null());
-    if let Some(w) = args.workers {
-        cmd.args(["--workers", &w.to_string()]);
-    }
-    if let Some(b) = args.blocking_threads {
-        cmd.args(["--blocking-threads", &b.to_string()]);
-    }
-    let child = cmd.spawn().context("starting the server")?;
-    let pid = child.id();
-    let server = OwnServer {
-        child,
-        _dir: dir,
-        pid,
+    let redis = if instances > 1 {
+        let port = deploy::free_port()?;
+        Some((
+            deploy::start_redis(port)?,
+            format!("redis://127.0.0.1:{port}/"),
+        ))
+    } else {
+        None
     };
-    match listening_address(&log, Duration::from_secs(10)) {
-        Some(addr) => Ok((server, addr)),
-        None => anyhow::bail!("the server did not start; see its log"),
+    let logs = tempfile::tempdir()?;
+    // One secret: a token signed in on one instance is good on every other.
+    let secret = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let mut servers = Vec::with_capacity(instances);
+    for i in 0..instances {
+        let log = logs.path().join(format!("server-{i}.log"));
+        let mut cmd = deploy::serve_command(&database.url, &secret, 1024, &log)?;
+        if let Some((_, redis_url)) = &redis {
+            cmd.args(["--redis-url", redis_url, "--redis-prefix", &prefix]);
+        }
+        if let Some(w) = args.workers {
+            cmd.args(["--workers", &w.to_string()]);
+        }
+        if let Some(b) = args.blocking_threads {
+            cmd.args(["--blocking-threads", &b.to_string()]);
+        }
+        let process = Process(cmd.spawn().context("starting the server")?);
+        match listening_address(&log, Duration::from_secs(20)) {
+            Some(addr) => servers.push((process, addr)),
+            None => anyhow::bail!("the server did not start; see its log"),
+        }
     }
+    let addrs: Vec<String> = servers
+        .iter()
+        .map(|(_, addr)| format!("http://{addr}"))
+        .collect();
+    let workers = args.workers.map_or("= cores".to_owned(), |w| w.to_string());
+    let label = if instances == 1 {
+        format!(
+            "switchboard at {} started by bench (workers {workers}, {}, seed --bench)",
+            addrs[0],
+            database.kind()
+        )
+    } else {
+        format!(
+            "{instances} switchboard instances at {} started by bench (workers {workers} each, {}, bridged through Redis, seed --bench; only ws-hold uses them all)",
+            addrs.join(", "),
+            database.kind()
+        )
+    };
+    Ok(Deployment {
+        servers,
+        _redis: redis.map(|(process, _)| process),
+        _database: database,
+        _logs: logs,
+        label,
+    })
 }
 
 /// The `host:port` a server started by the bench logs once it listens, waiting up to `wait`
@@ -307,7 +340,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
     };
     // ws-failover starts a deployment of its own; nothing else is needed for it alone.
     let only_failover = scenarios.iter().all(|s| *s == Scenario::WsFailover);
-    let (server, addr, target_label) = match &args.url {
+    let (deployment, addr, target_label) = match &args.url {
         Some(url) => {
             let url = url::Url::parse(url).context("--url is not a URL")?;
             anyhow::ensure!(
@@ -325,12 +358,13 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
                 .to_owned(),
         ),
         None => {
-            let (server, addr) = start_server(&args, &admin_password)?;
-            let label = format!(
-                "switchboard at http://{addr} started by bench (workers {}, SQLite, seed --bench)",
-                args.workers.map_or("= cores".to_owned(), |w| w.to_string())
-            );
-            (Some(server), addr, label)
+            // Seeding and migrating block: off the client runtime's threads.
+            let (args, password) = (args.clone(), admin_password.clone());
+            let deployment =
+                tokio::task::spawn_blocking(move || deploy(&args, &password)).await??;
+            let addr = deployment.servers[0].1.clone();
+            let label = deployment.label.clone();
+            (Some(deployment), addr, label)
         }
     };
     let needs_admin = scenarios.contains(&Scenario::Graphql);
@@ -389,8 +423,19 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
                 .await,
             ),
             Scenario::WsHold => {
-                let pid = server.as_ref().map(|s| s.pid);
-                runs.extend(scenarios::ws_hold(&target, args.hold, pid).await)
+                let instances: Vec<(Target, Option<u32>)> = match &deployment {
+                    Some(d) => d
+                        .servers
+                        .iter()
+                        .map(|(process, addr)| {
+                            let mut t = target.clone();
+                            t.addr = addr.clone();
+                            (t, Some(process.pid()))
+                        })
+                        .collect(),
+                    None => vec![(target.clone(), None)],
+                };
+                runs.extend(scenarios::ws_hold(&instances, args.hold).await)
             }
             Scenario::WsFailover => {
                 let database_url = args.database_url.clone().context(
@@ -425,6 +470,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
             "fanout_rate": args.rate,
             "fanout_duration_s": args.fanout_duration,
             "hold_connections": args.hold,
+            "instances": args.instances,
             "failover_clients": args.failover_clients,
             "failover_rate": args.failover_rate,
             "failover_duration_s": args.failover_duration,
@@ -441,6 +487,9 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<()> {
         json_path.display(),
         svg_path.display()
     );
-    drop(server);
+    if let Some(deployment) = deployment {
+        // Dropping a PostgreSQL scratch database blocks.
+        tokio::task::spawn_blocking(move || drop(deployment)).await?;
+    }
     Ok(())
 }

@@ -498,8 +498,6 @@ pub async fn ws_fanout(target: &Target, members: usize, rate: u32, duration: Dur
     vec![r]
 }
 
-/// `count` idle chat connections in one room: the server's memory before and after, and
-/// whether every one of them still receives a broadcast.
 /// The server's resident memory: from /proc for a server the bench started, else from its
 /// `/metrics` (`process_resident_memory_bytes`).
 async fn server_memory(target: &Target, pid: Option<u32>) -> Option<u64> {
@@ -515,24 +513,38 @@ async fn server_memory(target: &Target, pid: Option<u32>) -> Option<u64> {
         .map(|v| v as u64)
 }
 
-pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run> {
-    let before = server_memory(target, pid).await;
+/// `count` idle chat connections in one room, spread over `instances` (a target and, for a
+/// server the bench started, its pid): each server's memory before and after, and how long
+/// a broadcast sent on the first instance takes to reach each member (the summary's
+/// percentiles are over the members; with several instances it crosses the bridge).
+pub async fn ws_hold(instances: &[(Target, Option<u32>)], count: usize) -> Vec<Run> {
+    let mut before = Vec::with_capacity(instances.len());
+    for (target, pid) in instances {
+        before.push(server_memory(target, *pid).await);
+    }
     let room = format!("hold-{}", scramble(count as u64 + 7) % 1_000_000);
-    eprintln!("  ws-hold: opening {count} chat connections...");
+    eprintln!(
+        "  ws-hold: opening {count} chat connections on {} instance(s)...",
+        instances.len()
+    );
     let started = Instant::now();
     // Each member keeps reading from the moment it has joined, as an idle browser tab does
     // (its WebSocket stack answers the server's pings): a member left unread would be
     // dropped by the server's heartbeat while later ones are still connecting.
     let joins = Arc::new(tokio::sync::Semaphore::new(250));
     let (joined_tx, mut joined_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<Option<Instant>>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let members: Vec<_> = (0..count)
         .map(|k| {
-            let target = target.clone();
+            let target = instances[k % instances.len()].0.clone();
             let room = room.clone();
             let joins = joins.clone();
             let joined_tx = joined_tx.clone();
+            let got_tx = got_tx.clone();
             let mut stop_rx = stop_rx.clone();
+            let mut release_rx = release_rx.clone();
             tokio::spawn(async move {
                 let permit = joins.acquire_owned().await;
                 let token = &target.user_tokens[k % target.user_tokens.len()];
@@ -546,17 +558,21 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
                 .await;
                 drop(permit);
                 let _ = joined_tx.send(ws.is_ok());
-                let Ok(mut ws) = ws else { return false };
+                let Ok(mut ws) = ws else { return };
+                // The moment it arrived, taken before anything else is done with it.
                 let got = tokio::select! {
-                    got = until(&mut ws, "hold-broadcast") => got.is_ok(),
-                    _ = stop_rx.wait_for(|stop| *stop) => false,
+                    got = until(&mut ws, "hold-broadcast") => got.ok().map(|_| Instant::now()),
+                    _ = stop_rx.wait_for(|stop| *stop) => None,
                 };
+                let _ = got_tx.send(got);
+                // Open until every member has been heard from: closing while the broadcast
+                // is still on its way to others would add the closing work to their latency.
+                let _ = release_rx.wait_for(|go| *go).await;
                 ws.close().await;
-                got
             })
         })
         .collect();
-    drop(joined_tx);
+    drop((joined_tx, got_tx));
     let mut failed = 0u64;
     let mut settled = 0;
     while settled < count {
@@ -569,38 +585,56 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
         }
     }
     let connect_secs = started.elapsed().as_secs_f64();
-    // Let the server settle (allocator, presence frames) before reading its memory.
+    // Let the servers settle (allocator, presence frames) before reading their memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = server_memory(target, pid).await;
-    let t = Instant::now();
-    if let Ok(mut sender) = chat(target, &target.user_tokens[0]).await {
+    let mut after = Vec::with_capacity(instances.len());
+    for (target, pid) in instances {
+        after.push(server_memory(target, *pid).await);
+    }
+    let first = &instances[0].0;
+    let mut sender = chat(first, &first.user_tokens[0]).await.ok();
+    let mut sent_at = None;
+    if let Some(sender) = sender.as_mut() {
         let _ = sender
             .send_text(&json!({"type": "join", "room": room}).to_string())
             .await;
-        let _ = until(&mut sender, r#""type":"joined""#).await;
+        let _ = until(sender, r#""type":"joined""#).await;
+        sent_at = Some(Instant::now());
         let _ = sender
             .send_text(
                 &json!({"type": "message", "room": room, "body": "hold-broadcast"}).to_string(),
             )
             .await;
-        let _ = until(&mut sender, "hold-broadcast").await;
-        sender.close().await;
     }
     // Members that have not seen the broadcast 10 s after it was sent count as missed.
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(10)).await;
         let _ = stop_tx.send(true);
     });
-    let mut received = 0u64;
-    for member in members {
-        received += u64::from(member.await.unwrap_or(false));
-    }
-    stopper.abort();
     let mut samples = Samples {
         errors: failed,
         ..Samples::default()
     };
-    samples.record(t.elapsed().as_micros());
+    let mut received = 0u64;
+    // Every member that joined answers once: the time it saw the broadcast, or none.
+    for _ in 0..count as u64 - failed {
+        let Some(got) = got_rx.recv().await else {
+            break;
+        };
+        if let (Some(at), Some(sent)) = (got, sent_at) {
+            received += 1;
+            samples.record(at.saturating_duration_since(sent).as_micros());
+        }
+    }
+    stopper.abort();
+    let _ = release_tx.send(true);
+    if let Some(sender) = sender {
+        sender.close().await;
+    }
+    for member in members {
+        let _ = member.await;
+    }
+    let connected = count as u64 - failed;
     let mut r = run(
         "ws-hold",
         "idle-connections",
@@ -608,15 +642,41 @@ pub async fn ws_hold(target: &Target, count: usize, pid: Option<u32>) -> Vec<Run
         connect_secs,
         samples.summary(connect_secs),
     );
-    r.extra
-        .insert("connected".into(), json!(count as u64 - failed));
+    r.extra.insert("connected".into(), json!(connected));
     r.extra.insert("received_broadcast".into(), json!(received));
-    if let (Some(b), Some(a)) = (before, after) {
+    r.extra
+        .insert("connect_seconds".into(), json!(connect_secs));
+    let servers: Vec<_> = instances
+        .iter()
+        .zip(before.iter().zip(&after))
+        .enumerate()
+        .map(|(i, ((target, _), (b, a)))| {
+            // Members went round-robin: instance i holds every len-th one from i.
+            let held = (count + instances.len() - 1 - i) / instances.len();
+            json!({
+                "addr": target.addr,
+                "connections": held,
+                "rss_before_bytes": b,
+                "rss_after_bytes": a,
+            })
+        })
+        .collect();
+    let measured: Option<Vec<(u64, u64)>> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| Some(((*b)?, (*a)?)))
+        .collect();
+    if let Some(measured) = measured {
+        let b: u64 = measured.iter().map(|(b, _)| b).sum();
+        let a: u64 = measured.iter().map(|(_, a)| a).sum();
         r.extra.insert("server_rss_before_bytes".into(), json!(b));
         r.extra.insert("server_rss_after_bytes".into(), json!(a));
-        let per = a.saturating_sub(b) as f64 / (count as u64 - failed).max(1) as f64;
+        let per = a.saturating_sub(b) as f64 / connected.max(1) as f64;
         r.extra
             .insert("bytes_per_connection".into(), json!(per.round()));
+    }
+    if instances.len() > 1 {
+        r.extra.insert("instances".into(), json!(servers));
     }
     vec![r]
 }

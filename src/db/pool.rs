@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
@@ -49,7 +49,7 @@ impl DbUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self {
                 backend: Backend::Postgres,
-                target: url.to_owned(),
+                target: plain_on_loopback(url),
             }
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -78,6 +78,39 @@ impl DbUrl {
             },
         }
     }
+}
+
+/// A PostgreSQL URL to this machine's loopback interface that does not choose an `sslmode`
+/// gets `sslmode=allow`: plain TCP first, TLS only if the server refuses it. libpq's own
+/// default, `prefer`, negotiates TLS whenever the server offers it (Debian's does), and on
+/// a connection that never leaves the kernel that protects nothing while costing a quarter
+/// of a product read's throughput (docs/PERFORMANCE.md, change 12). A server that requires
+/// TLS (`hostssl`) still gets it; an `sslmode` in the URL, or any other host, is untouched.
+fn plain_on_loopback(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        // Not a special scheme: the url crate keeps an IPv4 host as text.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    };
+    // libpq lets `?host=` override the URL's host; then the URL's host says nothing.
+    let chosen = parsed
+        .query_pairs()
+        .any(|(k, _)| k == "sslmode" || k == "host" || k == "hostaddr");
+    if !loopback || chosen {
+        return url.to_owned();
+    }
+    parsed.query_pairs_mut().append_pair("sslmode", "allow");
+    parsed.to_string()
 }
 
 impl fmt::Debug for DbUrl {
@@ -130,6 +163,54 @@ impl Instrumentation for QueryCounter {
     }
 }
 
+/// How long after its last answered statement a pooled PostgreSQL connection is handed out
+/// without a `SELECT 1` first. A connection in use answers many statements a second, and a
+/// round trip to prove it still works cost more than the product read itself (a profile
+/// put the check's send, wait and receive at about a third of the server's CPU per
+/// request); one that sat idle longer may have been closed by the server (a restart, an
+/// idle timeout) and is checked as before.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// A PostgreSQL connection's own instrumentation: counts its statements on the pool's
+/// counter, and remembers when it last got an answer and whether it has lost its server.
+struct PgHealth {
+    queries: QueryCounter,
+    answered_at: Option<Instant>,
+    closed: bool,
+}
+
+impl PgHealth {
+    fn of(conn: &mut PgConnection) -> Option<&mut PgHealth> {
+        conn.instrumentation().downcast_mut::<PgHealth>()
+    }
+
+    fn trusted(&self) -> bool {
+        !self.closed
+            && self
+                .answered_at
+                .is_some_and(|at| at.elapsed() < TRUSTED_FOR)
+    }
+}
+
+impl Instrumentation for PgHealth {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.queries.0.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::FinishQuery {
+                error:
+                    Some(Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _)),
+                ..
+            } => self.closed = true,
+            // An error the server sent (a constraint, a syntax error) is an answer too.
+            InstrumentationEvent::FinishQuery { .. } => self.answered_at = Some(Instant::now()),
+            _ => {}
+        }
+    }
+}
+
 pub struct ConnectionManager {
     url: DbUrl,
     queries: QueryCounter,
@@ -175,8 +256,9 @@ impl ConnectionManager {
             .max_size(size)
             .connection_timeout(timeout)
             // A PostgreSQL connection can die while it sits in the pool (server restart,
-            // idle timeout), so it is checked before use; a SQLite file handle cannot, and
-            // the check would cost a parsed `SELECT 1` on every request.
+            // idle timeout), so one idle for longer than `TRUSTED_FOR` is checked before use;
+            // a SQLite file handle cannot, and the check would cost a parsed `SELECT 1` on
+            // every request.
             .test_on_check_out(!sqlite)
             .build(manager)?;
         Ok((pool, queries))
@@ -210,19 +292,70 @@ impl r2d2::ManageConnection for ConnectionManager {
                         source,
                     }
                 })?;
-                conn.set_instrumentation(self.queries.clone());
+                conn.set_instrumentation(PgHealth {
+                    queries: self.queries.clone(),
+                    answered_at: None,
+                    closed: false,
+                });
                 Ok(DbConnection::Pg(conn))
             }
         }
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        if let DbConnection::Pg(pg) = conn {
+            if PgHealth::of(pg).is_some_and(|health| health.trusted()) {
+                return Ok(());
+            }
+        }
         conn.batch_execute("SELECT 1").map_err(ConnectError::Setup)
     }
 
+    /// Also a PostgreSQL connection whose server went away: dropped when it comes back to
+    /// the pool, instead of failing the next request that would get it.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         use diesel::connection::TransactionManager;
         type Manager = <DbConnection as Connection>::TransactionManager;
+        if let DbConnection::Pg(pg) = conn {
+            if PgHealth::of(pg).is_some_and(|health| health.closed) {
+                return true;
+            }
+        }
         Manager::is_broken_transaction_manager(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str) -> String {
+        DbUrl::parse(url).target
+    }
+
+    #[test]
+    fn loopback_postgres_urls_try_plain_tcp_first_unless_they_choose() {
+        assert_eq!(
+            target("postgres://u:p@127.0.0.1:5432/db"),
+            "postgres://u:p@127.0.0.1:5432/db?sslmode=allow"
+        );
+        assert_eq!(
+            target("postgresql://localhost/db?application_name=x"),
+            "postgresql://localhost/db?application_name=x&sslmode=allow"
+        );
+        assert_eq!(
+            target("postgres://[::1]/db"),
+            "postgres://[::1]/db?sslmode=allow"
+        );
+        for untouched in [
+            "postgres://127.0.0.1/db?sslmode=require",
+            "postgres://db.internal:5432/db",
+            "postgres://10.0.0.5/db",
+            "postgres://127.0.0.1/db?host=/var/run/postgresql",
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/db",
+        ] {
+            assert_eq!(target(untouched), untouched);
+        }
+        assert_eq!(target("/tmp/x.db"), "/tmp/x.db");
     }
 }

@@ -97,7 +97,12 @@ fn every_scenario_runs_against_a_server_the_bench_starts_and_reports_sane_number
     let hold = runs(&results, "ws-hold")[0];
     assert_eq!(hold["extra"]["connected"], 40);
     assert_eq!(hold["extra"]["received_broadcast"], 40);
+    assert_eq!(
+        hold["summary"]["count"], 40,
+        "every member's broadcast timed"
+    );
     assert!(hold["extra"]["bytes_per_connection"].is_number());
+    assert!(results["target"].as_str().unwrap().contains("SQLite"));
 }
 
 #[actix_web::test]
@@ -141,22 +146,9 @@ async fn the_lab_scenario_runs_against_a_given_url() {
 /// Redis restart, one killed instance, and the report says nothing was lost or duplicated.
 #[test]
 fn the_failover_scenario_counts_no_loss_and_no_duplicate_across_a_crash() {
-    let Ok(database_url) = std::env::var("TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("TEST_POSTGRES_REQUIRED").is_none(),
-            "TEST_POSTGRES_URL is required"
-        );
-        eprintln!("note: skipped: TEST_POSTGRES_URL is not set");
+    let Some(database_url) = postgres_and_redis_server() else {
         return;
     };
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("note: skipped: redis-server is not installed");
-        return;
-    }
     let out = tempfile::tempdir().unwrap();
     let results = bench(
         &[
@@ -187,4 +179,84 @@ fn the_failover_scenario_counts_no_loss_and_no_duplicate_across_a_crash() {
     // Every client of the killed instance (ten readers and a sender) resumed on the other.
     assert_eq!(run["extra"]["resumed_clients"], 11, "{run}");
     assert!(run["extra"]["recover_p99_ms"].as_f64().unwrap() > 0.0);
+}
+
+/// The PostgreSQL server of `TEST_POSTGRES_URL`, when there is one and `redis-server` is
+/// installed (the bench starts its own); otherwise `None` with the reason printed, or a
+/// failure where `TEST_POSTGRES_REQUIRED` says it must run.
+fn postgres_and_redis_server() -> Option<String> {
+    let Ok(database_url) = std::env::var("TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("TEST_POSTGRES_REQUIRED").is_none(),
+            "TEST_POSTGRES_URL is required"
+        );
+        eprintln!("note: skipped: TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("TEST_REDIS_REQUIRED").is_none(),
+            "redis-server is required"
+        );
+        eprintln!("note: skipped: redis-server is not installed");
+        return None;
+    }
+    Some(database_url)
+}
+
+/// The bench's own servers on a scratch PostgreSQL database: two instances bridged through
+/// Redis, ws-hold's members spread over both, and the broadcast sent on the first reaching
+/// every member of the second too.
+#[test]
+fn the_bench_starts_two_instances_on_postgresql_and_the_hold_broadcast_crosses_them() {
+    let Some(database_url) = postgres_and_redis_server() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let results = bench(
+        &[
+            "rest",
+            "ws-hold",
+            "--database-url",
+            &database_url,
+            "--instances",
+            "2",
+            "--duration",
+            "0.3",
+            "--http-concurrency",
+            "4",
+            "--hold",
+            "40",
+            "--chat-users",
+            "3",
+            "--workers",
+            "1",
+        ],
+        out.path(),
+    );
+    let target = results["target"].as_str().unwrap();
+    assert!(
+        target.contains("PostgreSQL") && target.contains("Redis"),
+        "{target}"
+    );
+    let rest = runs(&results, "rest");
+    assert!(!rest.is_empty());
+    for run in rest {
+        assert_eq!(run["summary"]["errors"], 0, "{run}");
+        assert!(run["summary"]["count"].as_u64().unwrap() > 0, "{run}");
+    }
+    let hold = runs(&results, "ws-hold")[0];
+    assert_eq!(hold["extra"]["connected"], 40, "{hold}");
+    assert_eq!(hold["extra"]["received_broadcast"], 40, "{hold}");
+    assert_eq!(hold["summary"]["count"], 40, "{hold}");
+    let instances = hold["extra"]["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2);
+    for instance in instances {
+        assert_eq!(instance["connections"], 20, "{hold}");
+        assert!(instance["rss_after_bytes"].as_u64().unwrap() > 0, "{hold}");
+    }
 }
