@@ -1,7 +1,6 @@
 //! Builds the server the same way for `serve`, the tests and `bench`: bind first (port 0
 //! works and the real port is known), open the pool, migrate, then start the workers.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use crate::http::json::BodyLimit;
 use crate::http::rate_limit::{self, RateLimits};
 use crate::http::request_context::request_context;
 use crate::http::routing::{not_found, path_error, query_error, Endpoint};
-use crate::http::{assets, compression, security};
+use crate::http::{assets, compression, listener, security};
 use crate::lab::runs::LabRuns;
 use crate::metrics::Metrics;
 use crate::realtime::bridge::{self, Bridge, Relay};
@@ -186,7 +185,7 @@ impl Application {
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let secret = jwt_secret(args.jwt_secret.clone())?;
         let db = open_database(&args.database.database_url, args.database.db_pool_size).await?;
-        let listener = TcpListener::bind((args.host, args.port))
+        let listener = listener::bind(args.host, args.port)
             .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
         let port = listener.local_addr()?.port();
 

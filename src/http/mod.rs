@@ -10,6 +10,7 @@ pub mod bearer;
 pub mod compression;
 pub mod conditional;
 pub mod json;
+pub mod listener;
 pub mod listing;
 pub mod problems;
 pub mod rate_limit;
