@@ -16,8 +16,10 @@ pub struct DatabaseArgs {
     pub database_url: String,
 
     /// Database connections held open, each with a thread that runs the queries [default:
-    /// 10 on PostgreSQL; on SQLite one per core, at least 2, since its queries are CPU work
-    /// in this process and more threads than cores only add thread switches].
+    /// 10 on PostgreSQL, or 2 × cores + 1 up to 10 when it is on this machine (a Unix socket
+    /// or a loopback address), since its backends then share these cores; on SQLite one per
+    /// core, at least 2, since its queries are CPU work in this process and more threads than
+    /// cores only add thread switches].
     #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool_size: Option<u32>,
 }

@@ -53,15 +53,18 @@ struct OpenApiJson {
     etag: String,
 }
 
-/// Connections (and database threads) when `--db-pool-size` is not given. PostgreSQL
-/// queries mostly wait on the network, so more than the cores pay off; SQLite's run on this
-/// process's CPU, where threads beyond the cores only switch (docs/PERFORMANCE.md).
-pub fn default_pool_size(backend: Backend) -> u32 {
-    match backend {
+/// Connections (and database threads) when `--db-pool-size` is not given. SQLite's queries
+/// run on this process's CPU, where threads beyond the cores only switch. PostgreSQL's mostly
+/// wait on the server, so more pay off; but a server on this machine runs each connection's
+/// queries in a backend process on the same cores, and there `2 × cores + 1` (HikariCP's rule)
+/// beat 10 by a tenth on 2 cores (docs/PERFORMANCE.md, change 15). It never goes above 10,
+/// which is what was measured elsewhere.
+pub fn default_pool_size(url: &DbUrl) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+    match url.backend() {
+        Backend::Postgres if url.on_this_machine() => (2 * cores + 1).min(10),
         Backend::Postgres => 10,
-        Backend::Sqlite => std::thread::available_parallelism()
-            .map_or(2, |n| n.get() as u32)
-            .max(2),
+        Backend::Sqlite => cores.max(2),
     }
 }
 
@@ -69,7 +72,7 @@ pub fn default_pool_size(backend: Backend) -> u32 {
 pub async fn open_database(url: &str, pool_size: Option<u32>) -> anyhow::Result<Db> {
     let url = DbUrl::parse(url);
     let backend = url.backend();
-    let pool_size = pool_size.unwrap_or_else(|| default_pool_size(backend));
+    let pool_size = pool_size.unwrap_or_else(|| default_pool_size(&url));
     let redacted = url.redacted();
     let pool_url = url.clone();
     let pool = actix_web::rt::task::spawn_blocking(move || {

@@ -41,6 +41,7 @@ impl fmt::Display for Backend {
 pub struct DbUrl {
     backend: Backend,
     target: String,
+    on_this_machine: bool,
 }
 
 impl DbUrl {
@@ -50,18 +51,26 @@ impl DbUrl {
             Self {
                 backend: Backend::Postgres,
                 target: plain_on_loopback(url),
+                on_this_machine: url::Url::parse(url).is_ok_and(|u| postgres_on_this_machine(&u)),
             }
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
             Self {
                 backend: Backend::Sqlite,
                 target: path.to_owned(),
+                on_this_machine: true,
             }
         }
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether the database shares this machine's cores: a SQLite file, or a PostgreSQL
+    /// server reached over a Unix socket or a loopback address.
+    pub fn on_this_machine(&self) -> bool {
+        self.on_this_machine
     }
 
     /// The URL with any password masked, for log lines.
@@ -111,6 +120,36 @@ fn plain_on_loopback(url: &str) -> String {
     }
     parsed.query_pairs_mut().append_pair("sslmode", "allow");
     parsed.to_string()
+}
+
+/// libpq's rules for where a URL points: `host`/`hostaddr` parameters win over the URL's
+/// host; no host, or one that is a directory (`%2Fvar%2Frun%2Fpostgresql`), is a Unix socket.
+fn postgres_on_this_machine(parsed: &url::Url) -> bool {
+    let param = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let host = match param("hostaddr").or_else(|| param("host")) {
+        Some(host) => host,
+        None => match parsed.host() {
+            None => return true,
+            Some(url::Host::Ipv4(ip)) => return ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => return ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.to_owned(),
+        },
+    };
+    let lower = host.to_ascii_lowercase();
+    lower.is_empty()
+        || lower.starts_with('/')
+        || lower.starts_with("%2f")
+        || lower == "localhost"
+        || lower
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Debug for DbUrl {
@@ -357,5 +396,29 @@ mod tests {
             assert_eq!(target(untouched), untouched);
         }
         assert_eq!(target("/tmp/x.db"), "/tmp/x.db");
+    }
+
+    #[test]
+    fn a_database_on_a_unix_socket_or_a_loopback_address_is_on_this_machine() {
+        for local in [
+            "postgres://u:p@127.0.0.1:5432/db",
+            "postgres://localhost/db",
+            "postgres://[::1]/db",
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/db",
+            "postgres:///db",
+            "postgres://db.internal/db?host=/var/run/postgresql",
+            "postgres://db.internal/db?hostaddr=127.0.0.1",
+            "/tmp/x.db",
+        ] {
+            assert!(DbUrl::parse(local).on_this_machine(), "{local}");
+        }
+        for remote in [
+            "postgres://db.internal:5432/db",
+            "postgres://10.0.0.5/db",
+            "postgres://127.0.0.1/db?host=db.internal",
+            "postgres://localhost/db?hostaddr=10.0.0.5",
+        ] {
+            assert!(!DbUrl::parse(remote).on_this_machine(), "{remote}");
+        }
     }
 }
