@@ -48,13 +48,18 @@ impl Loader<i32> for PostsByAuthorLoader {
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Vec<Post>>, LoadError> {
         let keys = keys.to_vec();
         let found = self.0.read(move |c| posts::by_authors(c, &keys)).await?;
-        // Authors without posts are simply absent: the resolver reads that as no posts.
-        let mut by_author: HashMap<i32, Vec<Post>> = HashMap::new();
-        for post in found {
-            by_author.entry(post.author_id).or_default().push(post);
-        }
-        Ok(by_author)
+        Ok(by_author(found))
     }
+}
+
+/// Posts grouped by author, each author's in the order given. Authors without posts are
+/// simply absent: the resolvers read that as no posts.
+pub fn by_author(posts: Vec<Post>) -> HashMap<i32, Vec<Post>> {
+    let mut grouped: HashMap<i32, Vec<Post>> = HashMap::new();
+    for post in posts {
+        grouped.entry(post.author_id).or_default().push(post);
+    }
+    grouped
 }
 
 /// How long a loader waits for more keys before it queries. Zero is enough: a request runs

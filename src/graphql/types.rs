@@ -318,7 +318,7 @@ pub fn window(first: Option<i32>, after: Option<String>) -> async_graphql::Resul
 }
 
 /// A Relay connection over one window of a listing.
-pub fn page<R, T>(window: Window, listing: Listing<R>, wrap: impl Fn(R) -> T) -> Page<T>
+pub fn page<R, T>(window: Window, listing: Listing<R>, mut wrap: impl FnMut(R) -> T) -> Page<T>
 where
     T: async_graphql::OutputType,
 {

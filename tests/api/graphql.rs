@@ -138,6 +138,21 @@ api_test!(nested_lists_load_in_a_constant_number_of_queries, |app| {
         "query count grew with the number of users"
     );
     assert!(many_users <= 8, "{many_users} statements for one request");
+    // The same through `nodes`, an alias and a fragment: the same posts for the same users.
+    let before = app.sql_statements().await;
+    let other = app
+        .gql(
+            Some(&admin),
+            "{ users(first: 50) { nodes { ...U } } } fragment U on User { name mine: posts { title } }",
+        )
+        .await;
+    assert_eq!(app.sql_statements().await - before, many_users);
+    let nodes = other["data"]["users"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 50);
+    for (node, edge) in nodes.iter().zip(edges) {
+        assert_eq!(node["name"], edge["node"]["name"]);
+        assert_eq!(node["mine"], edge["node"]["posts"]);
+    }
 });
 
 api_test!(connections_page_with_cursors_and_count_everything, |app| {
