@@ -3,7 +3,7 @@
 //! read on its own) on a temporary database filled by `seed --bench`.
 
 pub mod chart;
-mod deploy;
+pub mod deploy;
 mod failover;
 mod http_client;
 mod progress;

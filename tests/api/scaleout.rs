@@ -3,7 +3,7 @@
 //! `TEST_POSTGRES_URL` and `TEST_REDIS_URL` (the fault tests also start their own
 //! `redis-server`); without them each test is skipped with a note.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_at, spawn_with, Backend, TestApp, JWT_SECRET};
 use crate::ws_client::{Received, WsClient};
+use switchboard::bench::deploy;
 
 pub fn note(why: &str) {
     static NOTE: Once = Once::new();
@@ -307,27 +308,20 @@ async fn ended_sessions_and_memberships_reach_sockets_on_the_other_instance() {
         .problem(401);
 }
 
-/// A `redis-server` of the test's own, so it can be killed and restarted.
+/// A `redis-server` of the test's own, so it can be killed and restarted (the bench's
+/// [`deploy::start_redis`], which waits until it accepts).
 pub struct OwnRedis {
     pub port: u16,
-    child: Child,
+    process: Option<deploy::Process>,
 }
 
 impl OwnRedis {
     pub fn start(port: u16) -> Option<Self> {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Self { port, child })
+        let process = deploy::start_redis(port).ok()?;
+        Some(Self {
+            port,
+            process: Some(process),
+        })
     }
 
     /// One on a free port, or `None` (with a note) where `redis-server` is not installed;
@@ -344,15 +338,9 @@ impl OwnRedis {
         redis
     }
 
+    /// Kills it and waits for it to exit (dropping the process does both).
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.take();
     }
 }
 
