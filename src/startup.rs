@@ -281,6 +281,12 @@ impl Application {
             realtime.clone(),
             &args.graphql,
         ));
+        let known_valid = web::Data::new(graphql::known_valid_schema(
+            db.clone(),
+            events.clone(),
+            realtime.clone(),
+            &args.graphql,
+        ));
         let documents = web::Data::new(graphql::Documents::default());
         let events = web::Data::new(events);
         let realtime_data = web::Data::new(realtime.clone());
@@ -333,6 +339,7 @@ impl Application {
                 .app_data(bridge_data.clone())
                 .app_data(metrics_data.clone())
                 .app_data(schema.clone())
+                .app_data(known_valid.clone())
                 .app_data(documents.clone())
                 .app_data(BodyLimit(max_body))
                 .app_data(compress_min)

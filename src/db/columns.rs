@@ -76,11 +76,12 @@ impl From<StoredTime> for NaiveDateTime {
 }
 
 impl FromSql<Timestamp, Sqlite> for StoredTime {
-    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
-        match parse_stored(&text) {
+    fn from_sql(mut value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        // Borrowed from SQLite's row: no String per timestamp.
+        let text = value.read_text();
+        match parse_stored(text) {
             Some(time) => Ok(Self(time)),
-            None => slow_parse(&text).map(Self),
+            None => slow_parse(text).map(Self),
         }
     }
 }

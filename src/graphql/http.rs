@@ -7,6 +7,7 @@
 //! subscription connection (`graphql-transport-ws`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
@@ -15,10 +16,10 @@ use async_graphql::{ServerError, Value, Variables};
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
 
-use super::documents::Documents;
+use super::documents::{Documents, Parsed};
 use super::loaders::Loaders;
 use super::types::Caller;
-use super::AppSchema;
+use super::{AppSchema, KnownValid};
 use crate::db::Db;
 use crate::error::{AppError, AuthFailure};
 use crate::http::auth::MaybeAuthUser;
@@ -195,7 +196,7 @@ fn is_mutation(request: &async_graphql::Request, documents: &Documents) -> bool 
         return false;
     };
     let wanted = request.operation_name.as_deref();
-    doc.operations.iter().any(|(name, op)| {
+    doc.document().operations.iter().any(|(name, op)| {
         let selected = match (wanted, name) {
             (Some(w), Some(n)) => w == n.as_str(),
             (None, _) => true,
@@ -241,15 +242,26 @@ fn never_ran(errors: &[ServerError]) -> bool {
 }
 
 async fn execute(
-    schema: &AppSchema,
+    schemas: (&AppSchema, &KnownValid),
     db: &Db,
     caller: Caller,
     request: async_graphql::Request,
+    parsed: Option<Arc<Parsed>>,
     media: Media,
 ) -> HttpResponse {
+    // Only without variables: their values take part in validation.
+    let parsed = parsed.filter(|_| request.variables.is_empty());
+    let schema = match &parsed {
+        Some(parsed) if parsed.known_valid() => &schemas.1 .0,
+        _ => schemas.0,
+    };
     let request = request.data(caller).data(Loaders::new(db));
     let response = schema.execute(request).await;
     let ran = !never_ran(&response.errors);
+    if let Some(parsed) = parsed.filter(|_| ran) {
+        // It ran, so it passed validation (on the strict schema, the first time).
+        parsed.passed_validation();
+    }
     let errors = (!response.errors.is_empty()).then(|| {
         let mut errors = serde_json::to_value(&response.errors).unwrap_or(Json::Null);
         if !ran {
@@ -291,6 +303,7 @@ pub async fn graphql(
     req: HttpRequest,
     payload: web::Payload,
     schema: web::Data<AppSchema>,
+    known_valid: web::Data<KnownValid>,
     db: web::Data<Db>,
     documents: web::Data<Documents>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -351,6 +364,7 @@ pub async fn graphql(
             }
         }
     };
-    documents.prepare(&mut request);
-    Ok(execute(&schema, &db, caller, request, media).await)
+    let parsed = documents.prepare(&mut request);
+    let schemas = (schema.get_ref(), known_valid.get_ref());
+    Ok(execute(schemas, &db, caller, request, parsed, media).await)
 }

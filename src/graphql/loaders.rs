@@ -48,16 +48,16 @@ impl Loader<i32> for PostsByAuthorLoader {
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Vec<Post>>, LoadError> {
         let keys = keys.to_vec();
         let found = self.0.read(move |c| posts::by_authors(c, &keys)).await?;
-        Ok(by_author(found))
+        Ok(by_author(found, |p| p.author_id))
     }
 }
 
 /// Posts grouped by author, each author's in the order given. Authors without posts are
 /// simply absent: the resolvers read that as no posts.
-pub fn by_author(posts: Vec<Post>) -> HashMap<i32, Vec<Post>> {
-    let mut grouped: HashMap<i32, Vec<Post>> = HashMap::new();
+pub fn by_author<P>(posts: Vec<P>, author: impl Fn(&P) -> i32) -> HashMap<i32, Vec<P>> {
+    let mut grouped: HashMap<i32, Vec<P>> = HashMap::new();
     for post in posts {
-        grouped.entry(post.author_id).or_default().push(post);
+        grouped.entry(author(&post)).or_default().push(post);
     }
     grouped
 }

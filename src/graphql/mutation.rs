@@ -102,7 +102,7 @@ impl CoreMutation {
             .run(move |c| posts::create(c, &actor, input.into()))
             .await
             .gql()?;
-        Ok(Post(post))
+        Ok(Post::Full(post))
     }
 
     /// Replace a post's title and body (its author only).
@@ -119,7 +119,7 @@ impl CoreMutation {
             .run(move |c| posts::update(c, &actor, id, change, unconditional))
             .await
             .gql()?;
-        Ok(Post(post))
+        Ok(Post::Full(post))
     }
 
     /// Delete a post (its author, or an admin); returns its id.

@@ -2,12 +2,12 @@
 //! read, so visibility rules (your orders only, the user list for admins) hold here too.
 //! A missing (or invisible) single item is `null`, as GraphQL clients expect.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, InputObject, Lookahead, Object, ID};
 
 use super::errors::{parse_id, OrGql};
 use super::loaders::by_author;
 use super::types::{loaders, page, window, Caller, Order, OrderStatus, Page, Post, Product, User};
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::domain::Sort;
 use crate::error::AppError;
 use crate::services::{orders, posts, products, users};
@@ -23,6 +23,20 @@ fn found<T>(result: Result<T, AppError>) -> async_graphql::Result<Option<T>> {
         Err(AppError::NotFound(_)) => Ok(None),
         Err(err) => Err(err).gql(),
     }
+}
+
+/// The posts of these authors, by author and then oldest first: only their headlines where
+/// those answer the query.
+fn posts_of(c: &mut DbConnection, authors: &[i32], headlines: bool) -> Result<Vec<Post>, AppError> {
+    Ok(if headlines {
+        let found = posts::headlines_by_authors(c, authors)?;
+        found.into_iter().map(Post::Headline).collect()
+    } else {
+        posts::by_authors(c, authors)?
+            .into_iter()
+            .map(Post::Full)
+            .collect()
+    })
 }
 
 /// Product filters, with the same rules as the REST query parameters.
@@ -59,17 +73,19 @@ impl CoreQuery {
         // Asked for the posts too (the seed's query)? Then the user and the posts come from
         // one read, not two in a row: the look-ahead sees the selection before it runs
         // (docs/PERFORMANCE.md).
-        if ctx.look_ahead().field("posts").exists() {
+        let posts_ahead = ctx.look_ahead().field("posts");
+        if posts_ahead.exists() {
+            let headlines = Post::headline_suffices(&posts_ahead);
             let found = db(ctx)
                 .read(move |c| {
                     let Some(user) = users::get_many(c, &[id])?.pop() else {
                         return Ok(None);
                     };
-                    Ok(Some((user, posts::by_authors(c, &[id])?)))
+                    Ok(Some((user, posts_of(c, &[id], headlines)?)))
                 })
                 .await
                 .gql()?;
-            return Ok(found.map(|(user, posts)| User(user, Some(posts))));
+            return Ok(found.map(|(user, posts)| User(user, Some(posts.into()))));
         }
         Ok(loaders(ctx).users.load_one(id).await.gql()?.map(User::from))
     }
@@ -87,15 +103,20 @@ impl CoreQuery {
         // Asked for their posts? Then the page and all its users' posts come from one trip
         // to the database threads, before any resolver runs, instead of a second trip the
         // posts DataLoader would make once the users are resolved (docs/PERFORMANCE.md).
+        // Only their titles? Then only those columns are read (`Post::headline_suffices`).
         let ahead = ctx.look_ahead();
-        let with_posts = ahead.field("edges").field("node").field("posts").exists()
-            || ahead.field("nodes").field("posts").exists();
+        let posts_ahead = [
+            ahead.field("edges").field("node").field("posts"),
+            ahead.field("nodes").field("posts"),
+        ];
+        let with_posts = posts_ahead.iter().any(Lookahead::exists);
+        let headlines = posts_ahead.iter().all(Post::headline_suffices);
         let (listing, posts) = db(ctx)
             .run(move |c| {
                 let listing = users::list(c, &actor, None, window, &Sort(Vec::new()))?;
                 let posts = if with_posts {
                     let ids: Vec<i32> = listing.items.iter().map(|u| u.id).collect();
-                    Some(by_author(posts::by_authors(c, &ids)?))
+                    Some(by_author(posts_of(c, &ids, headlines)?, Post::author_id))
                 } else {
                     None
                 };
@@ -107,14 +128,14 @@ impl CoreQuery {
             None => page(window, listing, User::from),
             Some(mut posts) => page(window, listing, |user| {
                 let own = posts.remove(&user.id).unwrap_or_default();
-                User(user, Some(own))
+                User(user, Some(own.into()))
             }),
         })
     }
 
     async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {
         let id = parse_id(&id)?;
-        found(db(ctx).read(move |c| posts::get(c, id)).await).map(|p| p.map(Post))
+        found(db(ctx).read(move |c| posts::get(c, id)).await).map(|p| p.map(Post::Full))
     }
 
     #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
@@ -131,7 +152,7 @@ impl CoreQuery {
             .run(move |c| posts::list(c, author, window, &Sort(Vec::new())))
             .await
             .gql()?;
-        Ok(page(window, listing, Post))
+        Ok(page(window, listing, Post::Full))
     }
 
     async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {

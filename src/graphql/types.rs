@@ -1,8 +1,10 @@
 //! The GraphQL object types: thin wrappers over the database rows, whose nested fields go
 //! through the request's DataLoaders.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge, OpaqueCursor};
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, Lookahead, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::errors::OrGql;
@@ -56,8 +58,9 @@ pub enum OrderStatus {
     Cancelled,
 }
 
-/// A user, with their posts when the resolver that found the user read those too.
-pub struct User(pub models::User, pub Option<Vec<models::Post>>);
+/// A user, with their posts when the resolver that found the user read those too (shared,
+/// so that resolving them copies no rows).
+pub struct User(pub models::User, pub Option<Arc<[Post]>>);
 
 impl From<models::User> for User {
     fn from(user: models::User) -> Self {
@@ -86,16 +89,20 @@ impl User {
 
     /// Their posts, oldest first (loaded for all users of a response in one query).
     #[graphql(complexity = "10 * child_complexity")]
-    async fn posts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Post>> {
+    async fn posts(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<[Post]>> {
         if let Some(posts) = &self.1 {
-            return Ok(posts.iter().cloned().map(Post).collect());
+            return Ok(posts.clone());
         }
         let posts = loaders(ctx)
             .posts_by_author
             .load_one(self.0.id)
             .await
             .gql()?;
-        Ok(posts.unwrap_or_default().into_iter().map(Post).collect())
+        Ok(posts
+            .unwrap_or_default()
+            .into_iter()
+            .map(Post::Full)
+            .collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -103,37 +110,89 @@ impl User {
     }
 }
 
-pub struct Post(pub models::Post);
+/// A post as the resolver that found it read it: the whole row, or only its headline when
+/// the query asked for nothing a headline lacks ([`Post::headline_suffices`], decided from
+/// the look-ahead before the read).
+#[derive(Clone)]
+pub enum Post {
+    Full(models::Post),
+    Headline(models::PostHeadline),
+}
+
+/// The fields of `Post` a headline answers; any other field needs the whole row.
+const HEADLINE_FIELDS: &[&str] = &["id", "title", "author", "__typename"];
+
+impl Post {
+    /// Whether every field asked of these posts (through aliases and fragments) is one a
+    /// headline answers.
+    pub fn headline_suffices(posts: &Lookahead<'_>) -> bool {
+        posts.selection_fields().iter().all(|field| {
+            field
+                .selection_set()
+                .all(|child| HEADLINE_FIELDS.contains(&child.name()))
+        })
+    }
+
+    fn row_id(&self) -> i32 {
+        match self {
+            Post::Full(p) => p.id,
+            Post::Headline(p) => p.id,
+        }
+    }
+
+    pub fn author_id(&self) -> i32 {
+        match self {
+            Post::Full(p) => p.author_id,
+            Post::Headline(p) => p.author_id,
+        }
+    }
+
+    /// The whole row. A headline is only made where the look-ahead saw no field that needs
+    /// more, so reaching the error is a bug in that decision, reported as one.
+    fn full(&self) -> async_graphql::Result<&models::Post> {
+        match self {
+            Post::Full(p) => Ok(p),
+            Post::Headline(p) => Err(AppError::Internal(anyhow::anyhow!(
+                "post {} was read as a headline, but a field of the whole row was asked for",
+                p.id
+            )))
+            .gql(),
+        }
+    }
+}
 
 #[Object]
 impl Post {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row_id().to_string())
     }
 
     async fn title(&self) -> &str {
-        &self.0.title
+        match self {
+            Post::Full(p) => &p.title,
+            Post::Headline(p) => &p.title,
+        }
     }
 
-    async fn body(&self) -> &str {
-        &self.0.body
+    async fn body(&self) -> async_graphql::Result<&str> {
+        Ok(&self.full()?.body)
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(loaders(ctx)
             .users
-            .load_one(self.0.author_id)
+            .load_one(self.author_id())
             .await
             .gql()?
             .map(User::from))
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+    async fn created_at(&self) -> async_graphql::Result<DateTime<Utc>> {
+        Ok(self.full()?.created_at.and_utc())
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.and_utc()
+    async fn updated_at(&self) -> async_graphql::Result<DateTime<Utc>> {
+        Ok(self.full()?.updated_at.and_utc())
     }
 }
 

@@ -156,16 +156,17 @@ pub fn find_by_email(conn: &mut DbConnection, email: &Email) -> Result<Option<Us
 }
 
 pub fn get_many(conn: &mut DbConnection, ids: &[i32]) -> Result<Vec<User>, AppError> {
-    // A batch of one stays a prepared statement (see `posts::by_authors`).
+    // A batch of one stays a prepared statement, and both read on the backend's own
+    // connection (see `posts::by_authors`).
     Ok(match ids {
         [one] => on_backend!(conn, |c| users::table
             .filter(users::id.eq(*one))
             .select(User::as_select())
             .load(c))?,
-        many => users::table
+        many => on_backend!(conn, |c| users::table
             .filter(users::id.eq_any(many))
             .select(User::as_select())
-            .load(conn)?,
+            .load(c))?,
     })
 }
 
@@ -177,23 +178,27 @@ pub fn list(
     sort: &Sort,
 ) -> Result<Listing<User>, AppError> {
     actor.require_admin()?;
-    let base = || {
-        let mut q = users::table.into_boxed();
-        if let Some(role) = role {
-            q = q.filter(users::role.eq(role.as_str()));
-        }
-        q
-    };
-    let total = base().count().get_result::<i64>(conn)?;
-    let items = apply_sort!(base(), sort, users::id, {
-        "id" => users::id, "name" => users::name, "email" => users::email,
-        "created_at" => users::created_at, "updated_at" => users::updated_at,
+    // On the backend's own connection: a page of users read through diesel's multi-backend
+    // connection cost a third more (docs/PERFORMANCE.md).
+    on_backend!(conn, |c| {
+        let base = || {
+            let mut q = users::table.into_boxed();
+            if let Some(role) = role {
+                q = q.filter(users::role.eq(role.as_str()));
+            }
+            q
+        };
+        let total = base().count().get_result::<i64>(c)?;
+        let items = apply_sort!(base(), sort, users::id, {
+            "id" => users::id, "name" => users::name, "email" => users::email,
+            "created_at" => users::created_at, "updated_at" => users::updated_at,
+        })
+        .limit(window.limit)
+        .offset(window.offset)
+        .select(User::as_select())
+        .load(c)?;
+        Ok(Listing { items, total })
     })
-    .limit(window.limit)
-    .offset(window.offset)
-    .select(User::as_select())
-    .load(conn)?;
-    Ok(Listing { items, total })
 }
 
 fn require_self_or_admin(actor: &Actor, user_id: i32) -> Result<(), AppError> {

@@ -155,6 +155,80 @@ api_test!(nested_lists_load_in_a_constant_number_of_queries, |app| {
     }
 });
 
+api_test!(
+    posts_read_as_headlines_still_answer_every_field_asked_for,
+    |app| {
+        let (_, admin) = app.admin().await;
+        users_with_posts(&app, 2, 2).await;
+        // Titles only: the headline read.
+        let titles = app
+            .gql(
+                Some(&admin),
+                "{ users(first: 5) { nodes { posts { id title __typename } } } }",
+            )
+            .await;
+        let titles = titles["data"]["users"]["nodes"].as_array().unwrap();
+        assert_eq!(titles.len(), 3);
+        assert_eq!(titles[1]["posts"][0]["title"], "P0 of 0");
+        assert_eq!(titles[1]["posts"][0]["__typename"], "Post");
+        // One path asks titles only, another (through a fragment) the body and times: every
+        // field must be there, for every user, on both paths.
+        let both = app
+        .gql(
+            Some(&admin),
+            "{ users(first: 5) { edges { node { posts { title } } } nodes { posts { ...Full } } } }
+             fragment Full on Post { title body createdAt updatedAt }",
+        )
+        .await;
+        assert!(both.get("errors").is_none(), "{both}");
+        let nodes = both["data"]["users"]["nodes"].as_array().unwrap();
+        for (node, titled) in nodes.iter().zip(titles) {
+            let posts = node["posts"].as_array().unwrap();
+            assert_eq!(posts.len(), titled["posts"].as_array().unwrap().len());
+            for (post, only_title) in posts.iter().zip(titled["posts"].as_array().unwrap()) {
+                assert_eq!(post["title"], only_title["title"]);
+                assert_eq!(post["body"], "text");
+                assert!(post["createdAt"].as_str().is_some_and(|t| t.len() >= 19));
+                assert_eq!(post["createdAt"], post["updatedAt"]);
+            }
+        }
+        // The single user's posts, the body asked through an inline fragment.
+        let id = titles[1]["posts"][0]["id"].as_str().unwrap().to_owned();
+        let post = app
+            .gql(
+                None,
+                &format!(r#"{{ post(id: "{id}") {{ author {{ id }} }} }}"#),
+            )
+            .await;
+        let author = post["data"]["post"]["author"]["id"].as_str().unwrap();
+        let user = app
+        .gql(
+            None,
+            &format!(
+                r#"{{ user(id: "{author}") {{ posts {{ title ... on Post {{ body }} author {{ name }} }} }} }}"#
+            ),
+        )
+        .await;
+        assert!(user.get("errors").is_none(), "{user}");
+        assert_eq!(user["data"]["user"]["posts"][1]["body"], "text");
+        assert_eq!(user["data"]["user"]["posts"][1]["title"], "P1 of 0");
+        assert_eq!(user["data"]["user"]["posts"][1]["author"]["name"], "Bulk 0");
+        // A text that failed validation fails again: only a text that passed every rule skips
+        // them the next time, and then still gets the same answer.
+        for _ in 0..2 {
+            let bad = app.gql(None, "{ user(id: \"1\") { nope } }").await;
+            assert_eq!(code(&bad), "GRAPHQL_VALIDATION_FAILED");
+            let again = app
+                .gql(
+                    Some(&admin),
+                    "{ users(first: 5) { nodes { posts { id title __typename } } } }",
+                )
+                .await;
+            assert_eq!(again["data"]["users"]["nodes"].as_array().unwrap(), titles);
+        }
+    }
+);
+
 api_test!(connections_page_with_cursors_and_count_everything, |app| {
     let (_, admin) = app.admin().await;
     for i in 1..=5 {

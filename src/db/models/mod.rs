@@ -9,7 +9,7 @@ mod rooms;
 mod users;
 
 pub use orders::{NewOrder, NewOrderItem, Order, OrderItem};
-pub use posts::{NewPost, Post, PostChanges};
+pub use posts::{NewPost, Post, PostChanges, PostHeadline};
 pub use products::{NewProduct, Product, ProductChanges};
 pub use refresh_tokens::{NewRefreshToken, RefreshToken};
 pub use rooms::{Message, NewMessage, NewRoom, NewRoomMember, RevokedSession, Room};
