@@ -5,7 +5,8 @@
 # with the machine's speed or with whatever else runs beside it, so two builds can be
 # compared on a busy machine, one after the other. The server runs under valgrind (about 50x
 # slower, instrumenting only while a case runs): each case gets 50 requests to warm up, then
-# N (default 300) counted ones, on one keep-alive connection. Prints one JSON line per case; callgrind's files stay in OUT.
+# N (default 300) counted ones, on one keep-alive connection. Prints one JSON line per case;
+# callgrind's files stay in OUT.
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=serve.sh
@@ -15,17 +16,14 @@ begin "$2"
 n=${3:-300}
 db=$work/bench.db
 seed "$bin" "$db"
-port=18${RANDOM: -3}
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind.%p" \
-  "$bin" serve --port "$port" --database-url "$db" --workers 1 \
-  --rate-limit 1000000 --rate-limit-burst 1000000 \
-  --auth-rate-limit 1000000 --auth-rate-limit-burst 1000000 \
-  --jwt-secret "compare-$(random_hex 16)" --log-level warn >"$work/server.log" 2>&1 &
-server=$!
-until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
-  kill -0 "$server" || { cat "$work/server.log"; exit 1; }
-  sleep 1
-done
+# serve.sh's server, under callgrind, on one worker.
+cat >"$work/under-callgrind" <<SH
+#!/bin/sh
+exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind.%p" \\
+  "$bin" "\$@" --workers 1
+SH
+chmod +x "$work/under-callgrind"
+serve "$work/under-callgrind" "$db" "$work/server.log"
 token=$(admin_token)
 for c in ${CASES:-healthz product graphql-seed graphql-users50}; do
   python3 - "$port" "$token" "$c" "$n" "$server" <<'PY'
